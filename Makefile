@@ -1,0 +1,35 @@
+# Every target sets itself up: a fresh clone needs nothing but this machine's registries.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export TF_CLI_CONFIG_FILE := $(CURDIR)/terraformrc
+
+.PHONY: help venv demo serve test lint pytest
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Create the virtual environment with the pinned requirements
+
+$(VENV)/.installed: docker/requirements.txt requirements-dev.txt scripts/venv.sh
+	scripts/venv.sh $(VENV)
+
+demo: venv ## Run the whole flow on the local stack and print predictions
+	$(PY) -m local_stack.demo
+
+serve: venv ## Run the local stack in the foreground (S3 emulator + inference API)
+	$(PY) -m local_stack.serve
+
+lint: venv ## ruff and mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+pytest: venv ## Python tests (unit, moto, end to end)
+	$(PY) -m pytest
+
+test: lint pytest ## Everything CI runs

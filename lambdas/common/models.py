@@ -1,0 +1,45 @@
+"""Reading model files. Loading a pickle runs code: write access to the bucket is the trust boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+
+class ModelLoadError(Exception):
+    """A model file that cannot be turned into a usable estimator; the reason is in the message."""
+
+
+def load_model(path: Path) -> Any:
+    """Load a model file by its suffix; ``.skops`` files load only when every type in them is trusted by default."""
+    try:
+        if path.suffix == ".skops":
+            return _load_skops(path)
+        if path.suffix in (".joblib", ".pkl"):
+            return joblib.load(path)
+    except ModelLoadError:
+        raise
+    except MemoryError:
+        raise ModelLoadError(f"{path.name}: not enough memory to load") from None
+    except Exception as error:  # any unpickling failure means the file is not a usable model
+        raise ModelLoadError(f"{path.name}: {type(error).__name__}: {error}") from error
+    raise ModelLoadError(f"{path.name}: unknown model format {path.suffix!r}")
+
+
+def _load_skops(path: Path) -> Any:
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    if untrusted:
+        raise ModelLoadError(f"{path.name}: refusing untrusted types {untrusted}")
+    return skops.io.load(path, trusted=None)
+
+
+def check_estimator(model: Any) -> int | None:
+    """Raise ModelLoadError unless the object can predict; return its feature count when it declares one."""
+    if not callable(getattr(model, "predict", None)):
+        raise ModelLoadError(f"loaded object of type {type(model).__name__} has no predict method")
+    features = getattr(model, "n_features_in_", None)
+    return int(features) if isinstance(features, int | float) and not isinstance(features, bool) else None

@@ -1,0 +1,155 @@
+"""The model repository: how S3 keys map to models, and where models live under the model directory.
+
+    <prefix>iris.joblib             -> models/iris/1/model.joblib
+    <prefix>iris/3/model.skops      -> models/iris/3/model.skops
+
+A version directory holds one model file and ``metadata.json``. Only these exact names count as a model, so a
+temporary file being written beside them is never mistaken for one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODEL_SUFFIXES = (".joblib", ".pkl", ".skops")
+MODEL_FILES = tuple(f"model{suffix}" for suffix in MODEL_SUFFIXES)
+METADATA_FILE = "metadata.json"
+MODELS_SUBDIR = "models"
+MAX_VERSION = 10**9
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+
+
+class InvalidKey(ValueError):
+    """An S3 key that does not name a model in the repository layout; it is never written."""
+
+
+@dataclass(frozen=True, order=True)
+class ModelKey:
+    name: str
+    version: int
+    suffix: str
+
+    @property
+    def filename(self) -> str:
+        return f"model{self.suffix}"
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(_NAME.fullmatch(name)) and name not in (".", "..")
+
+
+def parse_version(text: str) -> int | None:
+    """A version as written in a path or URL: a positive integer without sign, spaces or leading zeros."""
+    if not _VERSION.fullmatch(text):
+        return None
+    version = int(text)
+    return version if version <= MAX_VERSION else None
+
+
+def parse_key(key: str, prefix: str = "", allowed_suffixes: frozenset[str] | None = None) -> ModelKey:
+    """Map a decoded S3 key to the model it names, or raise InvalidKey saying why."""
+    allowed = frozenset(MODEL_SUFFIXES) if allowed_suffixes is None else allowed_suffixes
+    if not key:
+        raise InvalidKey("empty key")
+    if "\x00" in key or "\\" in key:
+        raise InvalidKey("key contains a NUL byte or a backslash")
+    if prefix and not key.startswith(prefix):
+        raise InvalidKey(f"key is outside the model prefix {prefix!r}")
+    rest = key[len(prefix) :]
+    parts = rest.split("/")
+    if len(parts) == 1:
+        name, suffix = _split_suffix(parts[0])
+        version = 1
+    elif len(parts) == 3:
+        name, version_text, filename = parts
+        stem, suffix = _split_suffix(filename)
+        if stem != "model":
+            raise InvalidKey(f"versioned keys end in model<suffix>, got {filename!r}")
+        parsed = parse_version(version_text)
+        if parsed is None:
+            raise InvalidKey(f"version must be a positive integer up to {MAX_VERSION}, got {version_text!r}")
+        version = parsed
+    else:
+        raise InvalidKey("key must be <name><suffix> or <name>/<version>/model<suffix>")
+    if not is_valid_name(name):
+        raise InvalidKey(f"model name {name!r} must match {_NAME.pattern} and not be '.' or '..'")
+    if suffix not in allowed:
+        raise InvalidKey(f"suffix {suffix!r} is not an allowed model format {sorted(allowed)}")
+    return ModelKey(name=name, version=version, suffix=suffix)
+
+
+def _split_suffix(filename: str) -> tuple[str, str]:
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or not stem:
+        raise InvalidKey(f"{filename!r} has no model suffix {list(MODEL_SUFFIXES)}")
+    return stem, f".{extension}"
+
+
+def models_root(model_dir: Path) -> Path:
+    return model_dir / MODELS_SUBDIR
+
+
+def version_dir(model_dir: Path, name: str, version: int) -> Path:
+    return models_root(model_dir) / name / str(version)
+
+
+def find_model_file(directory: Path, allowed_suffixes: frozenset[str] | None = None) -> Path | None:
+    """The model file of a version directory, or None while it has none."""
+    for filename in MODEL_FILES:
+        if allowed_suffixes is not None and Path(filename).suffix not in allowed_suffixes:
+            continue
+        candidate = directory / filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def list_versions(model_dir: Path, name: str) -> list[int]:
+    """Published versions of a model, ascending: directories with a valid version name that hold a model file."""
+    if not is_valid_name(name):
+        return []
+    try:
+        entries = list((models_root(model_dir) / name).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    versions = []
+    for entry in entries:
+        version = parse_version(entry.name)
+        if version is not None and find_model_file(entry) is not None:
+            versions.append(version)
+    return sorted(versions)
+
+
+def latest_version(model_dir: Path, name: str) -> int | None:
+    versions = list_versions(model_dir, name)
+    return versions[-1] if versions else None
+
+
+def list_models(model_dir: Path) -> dict[str, list[int]]:
+    """Every model with at least one published version, by name."""
+    try:
+        entries = sorted(models_root(model_dir).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    models = {}
+    for entry in entries:
+        if entry.is_dir() and is_valid_name(entry.name):
+            versions = list_versions(model_dir, entry.name)
+            if versions:
+                models[entry.name] = versions
+    return models
+
+
+def read_metadata(directory: Path) -> dict[str, Any] | None:
+    """A version's metadata.json, or None when it is missing or unreadable."""
+    try:
+        data = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
