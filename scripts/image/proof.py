@@ -1,0 +1,344 @@
+"""Proves the built image serves a model end to end, with both handlers running inside it.
+
+    proof.py --image IMAGE -- buildah --root ... --storage-driver vfs
+
+1. Starts an S3 emulator (moto) from the project venv on 127.0.0.1 on a free port, uploads a small trained model.
+2. Inside the image, with a host directory mounted as the model directory, runs the loader handler on the S3
+   ObjectCreated event for that upload: it publishes the model into the mounted directory.
+3. Inside the image again, runs the inference handler on an HTTP API (payload 2.0) event for
+   POST /v2/models/iris/infer and checks the predictions against the model's own.
+It prints the image's uncompressed size and the handlers' import times inside the image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EVENTS = ROOT / "tests" / "events"
+REGION = "us-east-1"
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+BUCKET = "image-test-models"
+MODEL = "iris"
+KEY = f"{MODEL}.joblib"
+RUN_TIMEOUT_SECONDS = 180
+SERVER_START_SECONDS = 30
+EFS_UID = 1001
+CONTAINER_PREFIX = "image-test-"
+
+
+class ProofFailed(Exception):
+    """The image did not do what a deployment relies on; the message says what."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server(log_path: Path) -> Iterator[str]:
+    """An S3 emulator on a free loopback port; retried on a new port if another process took the first one."""
+    for _attempt in range(3):
+        port = free_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        with log_path.open("ab") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **FAKE_AWS},
+            )
+        try:
+            if _wait_until_serving(server, ("127.0.0.1", port)):
+                yield endpoint
+                return
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+    raise ProofFailed(f"moto server did not start; see {log_path}")
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], address: tuple[str, int]) -> bool:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(address, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def train_model(path: Path) -> tuple[list[list[float]], list[int]]:
+    """A small classifier saved as the loader expects it; returns sample rows and the labels it predicts for them."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    joblib.dump(model, path)
+    rows = features[[0, 60, 120]]
+    return rows.tolist(), [int(label) for label in model.predict(rows)]
+
+
+def s3_created_event(bucket: str, key: str, head: dict[str, Any], sequencer: str) -> dict[str, Any]:
+    """An S3 ObjectCreated:Put notification as S3 delivers it to Lambda, for an object that exists."""
+    from urllib.parse import quote_plus
+
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLEUSERID"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": "C3D13FE58DE4C810",
+                    "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "model-uploads",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key),
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                        "versionId": head.get("VersionId", ""),
+                        "sequencer": sequencer,
+                    },
+                },
+            }
+        ]
+    }
+
+
+def http_api_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) POST request event."""
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "host": "abcdef123.execute-api.us-east-1.amazonaws.com",
+            "user-agent": "image-test",
+            "x-forwarded-for": "127.0.0.1",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef123",
+            "domainName": "abcdef123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abcdef123",
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "image-test",
+            },
+            "requestId": "image-test-request",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+class Image:
+    """The built image in the local buildah store."""
+
+    def __init__(self, buildah: Sequence[str], image: str) -> None:
+        self.buildah = list(buildah)
+        self.image = image
+
+    def layer_sizes(self) -> list[int]:
+        """Uncompressed sizes of the image's layers, base first (the local store keeps layers as plain tars)."""
+        inspected = json.loads(self.buildah_output("inspect", "--type", "image", self.image))
+        manifest = json.loads(inspected["Manifest"])
+        return [int(layer["size"]) for layer in manifest["layers"]]
+
+    def container(self) -> str:
+        """A working container of the image, kept between runs: creating one copies the whole image (vfs storage).
+
+        The handlers run as a non-root user that cannot write to the image's files, so a kept container stays as
+        the image made it. Containers of older images are removed.
+        """
+        image_id = self.buildah_output("inspect", "--type", "image", "--format", "{{.FromImageID}}", self.image).strip()
+        name = f"{CONTAINER_PREFIX}{image_id[:12]}"
+        listed = self.buildah_output("containers", "--all", "--format", "{{.ContainerName}}").split()
+        for stale in listed:
+            if stale.startswith(CONTAINER_PREFIX) and stale != name:
+                self.buildah_output("rm", stale)
+        if name not in listed:
+            self.buildah_output("from", "--quiet", "--name", name, self.image)
+        return name
+
+    def buildah_output(self, *args: str) -> str:
+        completed = subprocess.run(
+            [*self.buildah, *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False
+        )
+        if completed.returncode != 0:
+            raise ProofFailed(
+                f"buildah {args[0]} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
+            )
+        return completed.stdout
+
+
+class Invoker:
+    """Runs handlers in one working container as the EFS access point's user, with the work directories mounted."""
+
+    def __init__(self, image: Image, container: str, work: Path, env: dict[str, str]) -> None:
+        self.image = image
+        self.container = container
+        self.work = work
+        self.env = env
+
+    def __call__(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Runs one handler on an event; returns what invoke.py recorded (result, import and call times)."""
+        name = handler.split(".")[1]
+        event_file = self.work / "proof" / f"{name}-event.json"
+        event_file.write_text(json.dumps(event), encoding="utf-8")
+        event_file.chmod(0o644)
+        out = self.work / "out" / f"{name}-result.json"
+        out.unlink(missing_ok=True)
+        args = ["run", "--isolation", "chroot", "--user", f"{EFS_UID}:{EFS_UID}"]
+        for directory, target in (("proof", "/proof"), ("out", "/out"), ("ml", "/mnt/ml")):
+            args += ["--volume", f"{self.work / directory}:{target}"]
+        for variable, value in self.env.items():
+            args += ["--env", f"{variable}={value}"]
+        command = ["python3", "/proof/invoke.py", handler, f"/proof/{event_file.name}", f"/out/{out.name}"]
+        logs = self.image.buildah_output(*args, self.container, "--", *command)
+        if not out.exists():
+            raise ProofFailed(f"{handler} recorded no result; its output:\n{logs}")
+        record: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return record
+
+
+def prove(image: Image, work: Path) -> None:
+    # The functions run as a non-root user, and EFS is reached through an access point owning files as 1001.
+    for directory, mode in (("proof", 0o755), ("out", 0o755), ("ml", 0o750)):
+        (work / directory).mkdir(mode=mode)
+    for writable in ("out", "ml"):
+        os.chown(work / writable, EFS_UID, EFS_UID)
+    invoke_script = work / "proof" / "invoke.py"
+    shutil.copy(HERE / "invoke.py", invoke_script)
+    invoke_script.chmod(0o644)
+    model_file = work / KEY
+    rows, expected = train_model(model_file)
+    os.environ.update(FAKE_AWS)
+    import boto3
+
+    container = image.container()
+    with moto_server(work / "moto.log") as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        s3.upload_file(str(model_file), BUCKET, KEY)
+        head = s3.head_object(Bucket=BUCKET, Key=KEY)
+        invoke = Invoker(
+            image,
+            container,
+            work,
+            {
+                **FAKE_AWS,
+                "AWS_ENDPOINT_URL_S3": endpoint,
+                "MODEL_DIR": "/mnt/ml",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+            },
+        )
+
+        sequencer = f"{time.time_ns():018X}"
+        loaded = invoke("lambdas.loader.handler.lambda_handler", s3_created_event(BUCKET, KEY, head, sequencer))
+        published = work / "ml" / "models" / MODEL / "1" / KEY.replace(MODEL, "model")
+        if not published.is_file():
+            raise ProofFailed(f"the loader did not publish {published.name}; it returned {loaded['result']}")
+        if published.read_bytes() != model_file.read_bytes():
+            raise ProofFailed("the published model differs from the uploaded one")
+        print(f"loader published models/{MODEL}/1/{published.name}; it returned {json.dumps(loaded['result'])}")
+
+        tensor = {"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64", "data": rows}
+        request = {"id": "image-test", "inputs": [tensor]}
+        served = invoke(
+            "lambdas.inference.handler.lambda_handler", http_api_event(f"/v2/models/{MODEL}/infer", request)
+        )
+
+    response = served["result"]
+    if response.get("statusCode") != 200:
+        raise ProofFailed(f"inference answered {response.get('statusCode')}: {response.get('body')}")
+    body = json.loads(response["body"])
+    outputs = {output["name"]: output for output in body.get("outputs", [])}
+    predicted = outputs.get("predict", next(iter(outputs.values()), {})).get("data")
+    if body.get("model_name") != MODEL or predicted != expected:
+        raise ProofFailed(f"expected {MODEL} to predict {expected}, got {body}")
+    print(f"inference predicted {predicted} for {len(rows)} rows, as the model does outside the image")
+    print(
+        f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
+        f"loader handler {loaded['import_seconds'] * 1000:.0f} ms; "
+        f"first inference call {served['call_seconds'] * 1000:.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", required=True)
+    parser.add_argument("buildah", nargs="+", help="the buildah command with its storage options")
+    args = parser.parse_args()
+    image = Image(args.buildah, args.image)
+    layers = image.layer_sizes()
+    print(
+        f"image {args.image}: {sum(layers) / 1e6:.0f} MB uncompressed "
+        f"(layers: {', '.join(f'{size / 1e6:.1f}' for size in layers)} MB)"
+    )
+    with tempfile.TemporaryDirectory(prefix="image-test-") as tmp:
+        try:
+            prove(image, Path(tmp))
+        except ProofFailed as failure:
+            sys.exit(f"image test failed: {failure}")
+
+
+if __name__ == "__main__":
+    main()
