@@ -22,32 +22,30 @@ started=$SECONDS
 
 step() { printf '==> [%3ds] %s\n' $((SECONDS - started)) "$*"; }
 
-ensure_tools() {
-  local missing=()
-  command -v buildah >/dev/null 2>&1 || missing+=(buildah)
-  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
-  [ ${#missing[@]} -eq 0 ] && return
-  step "installing ${missing[*]}"
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-ensure_tools
 if [ "$(id -u)" -ne 0 ]; then
   echo "image-test needs root: debootstrap and chroot-isolated buildah runs create device nodes and chroots" >&2
   exit 1
 fi
+
+missing=()
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 mkdir -p "$cache"
 buildah=(buildah --root "$cache/store" --runroot "$cache/run" --storage-driver vfs)
 
-# The base: rebuilt when the recipe (suite, packages, mirror, base Dockerfile) changes.
+# The base: its root file system is made again when the suite, packages or mirror change, the image also when its
+# Dockerfile does.
 mirror=$("$root/scripts/image/debian-mirror.sh")
-base_key=$(printf '%s\n' "$suite" "$base_packages" "$mirror" "$(cat "$base_dockerfile")" | sha256sum | cut -d' ' -f1)
+rootfs_key=$(printf '%s\n' "$suite" "$base_packages" "$mirror" | sha256sum | cut -d' ' -f1)
+base_key=$(printf '%s\n' "$rootfs_key" "$(cat "$base_dockerfile")" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$cache/base.key" 2>/dev/null)" != "$base_key" ] || ! "${buildah[@]}" inspect --type image "$base_image" >/dev/null 2>&1; then
   rm -f "$cache/base.key"
-  if [ "$(cat "$cache/rootfs.key" 2>/dev/null)" != "$base_key" ] || [ ! -s "$cache/base/rootfs.tar" ]; then
+  if [ "$(cat "$cache/rootfs.key" 2>/dev/null)" != "$rootfs_key" ] || [ ! -s "$cache/base/rootfs.tar" ]; then
     step "debootstrap $suite minbase from $mirror"
     rm -rf "$cache/rootfs" "$cache/base"
     debootstrap --variant=minbase --include="$base_packages" "$suite" "$cache/rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1 \
@@ -58,7 +56,7 @@ if [ "$(cat "$cache/base.key" 2>/dev/null)" != "$base_key" ] || ! "${buildah[@]}
     mkdir -p "$cache/base"
     tar -C "$cache/rootfs" --numeric-owner -cf "$cache/base/rootfs.tar" .
     rm -rf "$cache/rootfs"
-    echo "$base_key" >"$cache/rootfs.key"
+    echo "$rootfs_key" >"$cache/rootfs.key"
   fi
   step "building the base image $base_image"
   "${buildah[@]}" rmi -f "$base_image" >/dev/null 2>&1 || true

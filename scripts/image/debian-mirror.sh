@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the Debian mirror this host's apt uses (the URI of its main suite), so the build base comes from the same
-# mirror as the host's own packages. DEBIAN_MIRROR overrides it.
+# mirror as the host's own packages. DEBIAN_MIRROR overrides it; APT_ETC reads another apt directory.
 set -euo pipefail
+apt_etc=${APT_ETC:-/etc/apt}
 if [ -n "${DEBIAN_MIRROR:-}" ]; then
   echo "$DEBIAN_MIRROR"
   exit 0
@@ -33,8 +34,8 @@ from_list() {
 
 mirror=""
 shopt -s nullglob
-sources=(/etc/apt/sources.list.d/*.sources)
-lists=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list)
+sources=("$apt_etc"/sources.list.d/*.sources)
+lists=("$apt_etc"/sources.list "$apt_etc"/sources.list.d/*.list)
 shopt -u nullglob
 existing_lists=()
 for file in "${lists[@]}"; do [ -f "$file" ] && existing_lists+=("$file"); done
@@ -45,7 +46,7 @@ if [ -z "$mirror" ] && [ ${#existing_lists[@]} -gt 0 ]; then
   mirror=$(from_list "${existing_lists[@]}")
 fi
 if [ -z "$mirror" ]; then
-  echo "no Debian mirror found in /etc/apt; set DEBIAN_MIRROR" >&2
+  echo "no Debian mirror found in $apt_etc; set DEBIAN_MIRROR" >&2
   exit 1
 fi
 echo "${mirror%/}"

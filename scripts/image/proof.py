@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -44,6 +45,10 @@ RUN_TIMEOUT_SECONDS = 180
 SERVER_START_SECONDS = 30
 EFS_UID = 1001
 CONTAINER_PREFIX = "image-test-"
+# Amazon Linux 2023, under the Lambda Python 3.13 base, has glibc 2.34. A build on a newer local base could pick
+# wheels that need a newer glibc and would fail to import on Lambda.
+LAMBDA_GLIBC = (2, 34)
+MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
 
 
 class ProofFailed(Exception):
@@ -258,6 +263,24 @@ class Invoker:
         return record
 
 
+def check_wheels_run_on_lambda(image: Image, container: str) -> None:
+    """Fails when an installed wheel needs a newer glibc than the Lambda base has."""
+    tags = image.buildah_output(
+        "run", "--isolation", "chroot", container, "--", "sh", "-c", 'cat "$LAMBDA_TASK_ROOT"/*.dist-info/WHEEL'
+    )
+    too_new = sorted(
+        {
+            line.split(":", 1)[1].strip()
+            for line in tags.splitlines()
+            if line.startswith("Tag:")
+            and (found := MANYLINUX.search(line))
+            and (int(found[1]), int(found[2])) > LAMBDA_GLIBC
+        }
+    )
+    if too_new:
+        raise ProofFailed(f"wheels need a newer glibc than Lambda's {LAMBDA_GLIBC}: {too_new}")
+
+
 def prove(image: Image, work: Path) -> None:
     # The functions run as a non-root user, and EFS is reached through an access point owning files as 1001.
     for directory, mode in (("proof", 0o755), ("out", 0o755), ("ml", 0o750)):
@@ -273,6 +296,7 @@ def prove(image: Image, work: Path) -> None:
     import boto3
 
     container = image.container()
+    check_wheels_run_on_lambda(image, container)
     with moto_server(work / "moto.log") as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
