@@ -45,6 +45,8 @@ RUN_TIMEOUT_SECONDS = 180
 SERVER_START_SECONDS = 30
 EFS_UID = 1001
 CONTAINER_PREFIX = "image-test-"
+INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
+LOADER_HANDLER = "lambdas.loader.handler.lambda_handler"
 # Amazon Linux 2023, under the Lambda Python 3.13 base, has glibc 2.34. A build on a newer local base could pick
 # wheels that need a newer glibc and would fail to import on Lambda.
 LAMBDA_GLIBC = (2, 34)
@@ -202,9 +204,17 @@ class Image:
 
     def layer_sizes(self) -> list[int]:
         """Uncompressed sizes of the image's layers, base first (the local store keeps layers as plain tars)."""
-        inspected = json.loads(self.buildah_output("inspect", "--type", "image", self.image))
-        manifest = json.loads(inspected["Manifest"])
+        manifest = json.loads(self._inspect()["Manifest"])
         return [int(layer["size"]) for layer in manifest["layers"]]
+
+    def command(self) -> list[str]:
+        """The image's CMD: the handler the Lambda runtime calls unless the function overrides it."""
+        config = json.loads(self._inspect()["Config"])
+        return list(config["config"].get("Cmd") or [])
+
+    def _inspect(self) -> dict[str, Any]:
+        inspected: dict[str, Any] = json.loads(self.buildah_output("inspect", "--type", "image", self.image))
+        return inspected
 
     def container(self) -> str:
         """A working container of the image, kept between runs: creating one copies the whole image (vfs storage).
@@ -295,6 +305,11 @@ def prove(image: Image, work: Path) -> None:
     os.environ.update(FAKE_AWS)
     import boto3
 
+    # The inference function runs the image's own CMD; the loader function overrides it with its handler.
+    command = image.command()
+    if command != [INFERENCE_HANDLER]:
+        raise ProofFailed(f"the image's CMD is {command}, not [{INFERENCE_HANDLER!r}]")
+    inference_handler = command[0]
     container = image.container()
     check_wheels_run_on_lambda(image, container)
     with moto_server(work / "moto.log") as endpoint:
@@ -316,7 +331,7 @@ def prove(image: Image, work: Path) -> None:
         )
 
         sequencer = f"{time.time_ns():018X}"
-        loaded = invoke("lambdas.loader.handler.lambda_handler", s3_created_event(BUCKET, KEY, head, sequencer))
+        loaded = invoke(LOADER_HANDLER, s3_created_event(BUCKET, KEY, head, sequencer))
         published = work / "ml" / "models" / MODEL / "1" / KEY.replace(MODEL, "model")
         if not published.is_file():
             raise ProofFailed(f"the loader did not publish {published.name}; it returned {loaded['result']}")
@@ -326,9 +341,7 @@ def prove(image: Image, work: Path) -> None:
 
         tensor = {"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64", "data": rows}
         request = {"id": "image-test", "inputs": [tensor]}
-        served = invoke(
-            "lambdas.inference.handler.lambda_handler", http_api_event(f"/v2/models/{MODEL}/infer", request)
-        )
+        served = invoke(inference_handler, http_api_event(f"/v2/models/{MODEL}/infer", request))
 
     response = served["result"]
     if response.get("statusCode") != 200:
