@@ -163,14 +163,13 @@ class Loader:
 
 
 @pytest.fixture
-def loader(s3: Any, model_dir: Path) -> Iterator[Loader]:
+def loader(s3: Any, model_dir: Path) -> Loader:
     from lambdas.loader import handler
 
+    # The handler reads settings and creates its client once per process; each test starts a fresh one.
     handler.settings.cache_clear()
     handler.s3_client.cache_clear()
-    yield Loader(s3, model_dir)
-    handler.settings.cache_clear()
-    handler.s3_client.cache_clear()
+    return Loader(s3, model_dir)
 
 
 def counts(**nonzero: int) -> dict[str, int]:
