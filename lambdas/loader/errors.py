@@ -24,4 +24,7 @@ class ObjectGone(Superseded):
 
 
 class TransientFailure(Exception):
-    """S3, the network or the file system failed in a way a later retry may not; the event must be retried."""
+    """S3, the network or the file system failed; a later attempt may succeed, so the event must be retried.
+
+    A full disk (ENOSPC) counts here too: once retries are exhausted the event waits in the failure queue, from
+    where it can be replayed after space is freed, instead of being dropped."""

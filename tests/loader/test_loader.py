@@ -149,8 +149,11 @@ def test_deleting_a_noncurrent_object_version_keeps_the_model(
     assert model_file is not None and model_file.read_bytes() == models.tree
 
 
-def test_events_without_a_sequencer_are_checked_against_s3(loader: Loader, models: Models) -> None:
+@pytest.mark.parametrize("versioning", ["Enabled", "off"])
+def test_events_without_a_sequencer_are_checked_against_s3(loader: Loader, models: Models, versioning: str) -> None:
     """S3-compatible emulators send no sequencer: a stale upload or a delete of a re-created key is skipped."""
+    if versioning == "Enabled":
+        loader.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": versioning})
     stale = loader.put("iris.joblib", models.logistic, sequencer=False)
     current = loader.put("iris.joblib", models.tree, sequencer=False)
 
