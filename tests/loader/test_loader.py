@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+import boto3
 import pytest
 
 from lambdas.common.models import load_model
@@ -228,8 +229,7 @@ def test_keys_that_name_no_model_are_rejected_logged_and_never_written(
     rejected = [entry for entry in caplog.records if entry.getMessage() == "record rejected"]
     assert [getattr(entry, "key", None) for entry in rejected] == [decoded]
     assert '"ModelRejected"' in capfd.readouterr().out
-    written = [p for p in loader.model_dir.rglob("*") if "state" not in p.relative_to(loader.model_dir).parts]
-    assert written == []
+    assert list(loader.model_dir.iterdir()) == [], "not even bookkeeping is written for a rejected key"
 
 
 def test_a_corrupt_upload_is_not_published_and_the_previous_model_keeps_serving(
@@ -345,6 +345,43 @@ def test_events_wrapped_in_sqs_messages_are_applied(loader: Loader, models: Mode
     from tests.loader.conftest import FakeContext
 
     assert handler.lambda_handler(sqs_event, FakeContext())["published"] == 1
+
+
+def test_notifications_from_moto_s3_through_sqs_are_applied(loader: Loader, models: Models) -> None:
+    """The local stack's path: moto S3 notifies an SQS queue; its messages carry no sequencer or version id."""
+    from lambdas.loader import handler
+    from tests.loader.conftest import FakeContext
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="model-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    loader.s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]
+        },
+    )
+
+    def deliver() -> dict[str, int]:
+        totals = counts()
+        for _ in range(10):
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                for name, value in handler.lambda_handler(json.loads(message["Body"]), FakeContext()).items():
+                    totals[name] += value
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return totals
+
+    loader.s3.put_object(Bucket=BUCKET, Key="iris/2/model.joblib", Body=models.logistic)
+    loader.s3.put_object(Bucket=BUCKET, Key="tree.joblib", Body=models.tree)
+    assert deliver() == counts(published=2)
+    assert list_models(loader.model_dir) == {"iris": [2], "tree": [1]}
+
+    loader.s3.delete_object(Bucket=BUCKET, Key="iris/2/model.joblib")
+    assert deliver() == counts(deleted=1)
+    assert list_models(loader.model_dir) == {"tree": [1]}
 
 
 def test_other_event_types_and_test_events_change_nothing(loader: Loader, models: Models) -> None:
