@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -235,13 +238,24 @@ def test_one_transient_failure_does_not_stop_the_other_records_and_the_retry_fin
     assert model_file is not None and model_file.read_bytes() == models.tree
 
 
-def test_a_model_locked_by_another_writer_is_retried_after_a_bounded_wait(published: Loader, models: Models) -> None:
-    record = published.put("iris.joblib", models.tree)
-    settings = Settings.from_env({"MODEL_DIR": str(published.model_dir)})
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+
+from lambdas.loader.state import model_lock
+
+with model_lock(Path(sys.argv[1]), "iris", timeout=5):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextmanager
+def lock_held_by_a_thread(model_dir: Path) -> Iterator[None]:
     holding, release = threading.Event(), threading.Event()
 
     def other_writer() -> None:
-        with model_lock(published.model_dir, "iris", timeout=5):
+        with model_lock(model_dir, "iris", timeout=5):
             holding.set()
             release.wait(timeout=30)
 
@@ -249,11 +263,49 @@ def test_a_model_locked_by_another_writer_is_retried_after_a_bounded_wait(publis
     writer.start()
     try:
         assert holding.wait(timeout=10)
-        summary = process_event(published.s3, s3_event(record), settings, lock_timeout=0.2)
+        yield
     finally:
         release.set()
         writer.join(timeout=10)
 
+
+@contextmanager
+def lock_held_by_another_process(model_dir: Path) -> Iterator[None]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(model_dir)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        ready, _, _ = select.select([holder.stdout], [], [], 30)
+        assert ready and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.stdin.close()
+        try:
+            holder.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait(timeout=10)
+
+
+@pytest.mark.parametrize("holder", [lock_held_by_a_thread, lock_held_by_another_process])
+def test_a_model_locked_by_another_writer_is_retried_after_a_bounded_wait(
+    published: Loader, models: Models, holder: Callable[[Path], AbstractContextManager[None]]
+) -> None:
+    record = published.put("iris.joblib", models.tree)
+    settings = Settings.from_env({"MODEL_DIR": str(published.model_dir)})
+
+    with holder(published.model_dir):
+        started = time.monotonic()
+        summary = process_event(published.s3, s3_event(record), settings, lock_timeout=0.3)
+        waited = time.monotonic() - started
+
     assert [o.status for o in summary.outcomes] == [Status.RETRY]
+    assert 0.3 <= waited < 5
     assert_previous_model_serves(published, models.logistic)
     assert process_event(published.s3, s3_event(record), settings).counts()["published"] == 1
