@@ -150,6 +150,18 @@ def test_deleting_a_noncurrent_object_version_keeps_the_model(
     assert model_file is not None and model_file.read_bytes() == models.tree
 
 
+def test_deleting_the_published_object_version_removes_the_model(
+    versioned_s3: Any, loader: Loader, models: Models
+) -> None:
+    record = loader.put("iris.joblib", models.logistic)
+    loader.invoke(record)
+
+    removal = loader.delete("iris.joblib", version_id=record["s3"]["object"]["versionId"])
+
+    assert loader.invoke(removal) == counts(deleted=1)
+    assert list_models(loader.model_dir) == {}
+
+
 @pytest.mark.parametrize("versioning", ["Enabled", "off"])
 def test_events_without_a_sequencer_are_checked_against_s3(loader: Loader, models: Models, versioning: str) -> None:
     """S3-compatible emulators send no sequencer: a stale upload or a delete of a re-created key is skipped."""
