@@ -117,42 +117,21 @@ def train_model(path: Path) -> tuple[list[list[float]], list[int]]:
 
 
 def s3_created_event(bucket: str, key: str, head: dict[str, Any], sequencer: str) -> dict[str, Any]:
-    """An S3 ObjectCreated:Put notification as S3 delivers it to Lambda, for an object that exists."""
+    """The S3 ObjectCreated:Put fixture (tests/events/s3_put.json) filled in for an object that exists."""
     from urllib.parse import quote_plus
 
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLEUSERID"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {
-                    "x-amz-request-id": "C3D13FE58DE4C810",
-                    "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
-                },
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "model-uploads",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": {
-                        "key": quote_plus(key),
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                        "versionId": head.get("VersionId", ""),
-                        "sequencer": sequencer,
-                    },
-                },
-            }
-        ]
+    event: dict[str, Any] = json.loads((EVENTS / "s3_put.json").read_text(encoding="utf-8"))
+    record = event["Records"][0]
+    record["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    record["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+    record["s3"]["object"] = {
+        "key": quote_plus(key),
+        "size": head["ContentLength"],
+        "eTag": head["ETag"].strip('"'),
+        "versionId": head["VersionId"],
+        "sequencer": sequencer,
     }
+    return {"Records": [record]}
 
 
 def http_api_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
