@@ -1,9 +1,10 @@
 """Calls one handler inside the image the way the Lambda runtime would, without the runtime.
 
-    python3 invoke.py lambdas.loader.handler.lambda_handler EVENT.json RESULT.json
+    python3 invoke.py lambdas.loader.handler.lambda_handler RESULT.json EVENT.json [EVENT.json ...]
 
-The handler's own output (JSON logs, metrics) goes to stdout; its return value and the time its module took to
-import go to RESULT.json. Runs on the image's Python only: standard library imports, nothing from the project venv.
+The events are handled in order by one process, as by one warm execution environment. The handler's own output
+(JSON logs, metrics) goes to stdout; the time its module took to import and, per event, its return value and
+duration go to RESULT.json. Runs on the image's Python only: standard library imports, nothing from the project venv.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def main(handler_path: str, event_path: str, result_path: str) -> None:
+def main(handler_path: str, result_path: str, *event_paths: str) -> None:
     # The runtime puts the task root first on the import path; dependencies were installed there with --target.
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     module_name, _, function_name = handler_path.rpartition(".")
@@ -44,15 +45,16 @@ def main(handler_path: str, event_path: str, result_path: str) -> None:
     module = importlib.import_module(module_name)
     import_seconds = time.perf_counter() - started
     handler = getattr(module, function_name)
-    event: Any = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    started = time.perf_counter()
-    result = handler(event, LambdaContext())
-    call_seconds = time.perf_counter() - started
-    record = {"import_seconds": import_seconds, "call_seconds": call_seconds, "result": result}
-    Path(result_path).write_text(json.dumps(record), encoding="utf-8")
+    calls = []
+    for event_path in event_paths:
+        event: Any = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        started = time.perf_counter()
+        result = handler(event, LambdaContext())
+        calls.append({"result": result, "seconds": time.perf_counter() - started})
+    Path(result_path).write_text(json.dumps({"import_seconds": import_seconds, "calls": calls}), encoding="utf-8")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) < 4:
         sys.exit(__doc__)
     main(*sys.argv[1:])

@@ -1,13 +1,14 @@
-"""Proves the built image serves a model end to end, with both handlers running inside it.
+"""Proves the built image serves models end to end, with both handlers running inside it.
 
     proof.py --image IMAGE -- buildah --root ... --storage-driver vfs
 
-1. Starts an S3 emulator (moto) from the project venv on 127.0.0.1 on a free port, uploads a small trained model.
-2. Inside the image, with a host directory mounted as the model directory, runs the loader handler on the S3
-   ObjectCreated event for that upload: it publishes the model into the mounted directory.
-3. Inside the image again, runs the inference handler on an HTTP API (payload 2.0) event for
-   POST /v2/models/iris/infer and checks the predictions against the model's own.
-It prints the image's uncompressed size and the handlers' import times inside the image.
+1. Starts an S3 emulator (moto) from the project venv on 127.0.0.1 on a free port and uploads a small trained
+   model twice: as iris.joblib (version 1) and as iris/2/model.skops (version 2).
+2. Inside the image, as the EFS access point's user, with a host directory mounted as the model directory, runs the
+   loader handler on the S3 ObjectCreated event for both uploads: it publishes them into the mounted directory.
+3. Inside the image again, runs the handler named by the image's CMD on HTTP API (payload 2.0) events for
+   POST /v2/models/iris/infer and /v2/models/iris/versions/1/infer, and checks the predictions against the model's.
+It prints the image's uncompressed size, the handlers' import times and the inference calls' durations inside it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ FAKE_AWS = {
 }
 BUCKET = "image-test-models"
 MODEL = "iris"
-KEY = f"{MODEL}.joblib"
+# Uploaded keys and where the loader publishes them under models/: both key layouts, both model formats.
+UPLOADS = {f"{MODEL}.joblib": f"{MODEL}/1/model.joblib", f"{MODEL}/2/model.skops": f"{MODEL}/2/model.skops"}
 RUN_TIMEOUT_SECONDS = 180
 SERVER_START_SECONDS = 30
 EFS_UID = 1001
@@ -103,25 +105,30 @@ def _wait_until_serving(server: subprocess.Popen[bytes], address: tuple[str, int
     return False
 
 
-def train_model(path: Path) -> tuple[list[list[float]], list[int]]:
-    """A small classifier saved as the loader expects it; returns sample rows and the labels it predicts for them."""
+def train_model(paths: dict[str, Path]) -> tuple[list[list[float]], list[int]]:
+    """A small classifier saved in each upload's format; returns sample rows and the labels it predicts for them."""
     import joblib
+    import skops.io
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     features, labels = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=500).fit(features, labels)
-    joblib.dump(model, path)
+    for path in paths.values():
+        if path.suffix == ".skops":
+            skops.io.dump(model, path)
+        else:
+            joblib.dump(model, path)
     rows = features[[0, 60, 120]]
     return rows.tolist(), [int(label) for label in model.predict(rows)]
 
 
-def s3_created_event(bucket: str, key: str, head: dict[str, Any], sequencer: str) -> dict[str, Any]:
-    """The S3 ObjectCreated:Put fixture (tests/events/s3_put.json) filled in for an object that exists."""
+def s3_created_record(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
+    """An ObjectCreated:Put record from the fixture (tests/events/s3_put.json) for an object that exists."""
     from urllib.parse import quote_plus
 
     event: dict[str, Any] = json.loads((EVENTS / "s3_put.json").read_text(encoding="utf-8"))
-    record = event["Records"][0]
+    record: dict[str, Any] = event["Records"][0]
     record["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     record["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
     record["s3"]["object"] = {
@@ -129,49 +136,23 @@ def s3_created_event(bucket: str, key: str, head: dict[str, Any], sequencer: str
         "size": head["ContentLength"],
         "eTag": head["ETag"].strip('"'),
         "versionId": head["VersionId"],
-        "sequencer": sequencer,
+        # S3 sequencers are hexadecimal and grow with each event for a key.
+        "sequencer": f"{time.time_ns():018X}",
     }
-    return {"Records": [record]}
+    return record
 
 
 def http_api_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) POST request event."""
+    """The API Gateway HTTP API (payload 2.0) POST fixture (tests/events/http_post.json) for a path and body."""
+    event: dict[str, Any] = json.loads((EVENTS / "http_post.json").read_text(encoding="utf-8"))
+    text = json.dumps(body)
     now = time.time()
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {
-            "accept": "application/json",
-            "content-type": "application/json",
-            "host": "abcdef123.execute-api.us-east-1.amazonaws.com",
-            "user-agent": "image-test",
-            "x-forwarded-for": "127.0.0.1",
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdef123",
-            "domainName": "abcdef123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abcdef123",
-            "http": {
-                "method": "POST",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "image-test",
-            },
-            "requestId": "image-test-request",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    event.update(rawPath=path, body=text, isBase64Encoded=False)
+    event["headers"]["content-length"] = str(len(text.encode()))
+    event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["time"] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+    event["requestContext"]["timeEpoch"] = int(now * 1000)
+    return event
 
 
 class Image:
@@ -231,12 +212,15 @@ class Invoker:
         self.work = work
         self.env = env
 
-    def __call__(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
-        """Runs one handler on an event; returns what invoke.py recorded (result, import and call times)."""
+    def __call__(self, handler: str, *events: dict[str, Any]) -> dict[str, Any]:
+        """Runs one handler on events in one process; returns what invoke.py recorded (import time, calls)."""
         name = handler.split(".")[1]
-        event_file = self.work / "proof" / f"{name}-event.json"
-        event_file.write_text(json.dumps(event), encoding="utf-8")
-        event_file.chmod(0o644)
+        event_files = []
+        for number, event in enumerate(events):
+            event_file = self.work / "proof" / f"{name}-event-{number}.json"
+            event_file.write_text(json.dumps(event), encoding="utf-8")
+            event_file.chmod(0o644)
+            event_files.append(f"/proof/{event_file.name}")
         out = self.work / "out" / f"{name}-result.json"
         out.unlink(missing_ok=True)
         args = ["run", "--isolation", "chroot", "--user", f"{EFS_UID}:{EFS_UID}"]
@@ -244,7 +228,7 @@ class Invoker:
             args += ["--volume", f"{self.work / directory}:{target}"]
         for variable, value in self.env.items():
             args += ["--env", f"{variable}={value}"]
-        command = ["python3", "/proof/invoke.py", handler, f"/proof/{event_file.name}", f"/out/{out.name}"]
+        command = ["python3", "/proof/invoke.py", handler, f"/out/{out.name}", *event_files]
         logs = self.image.buildah_output(*args, self.container, "--", *command)
         if not out.exists():
             raise ProofFailed(f"{handler} recorded no result; its output:\n{logs}")
@@ -279,8 +263,8 @@ def prove(image: Image, work: Path) -> None:
     invoke_script = work / "proof" / "invoke.py"
     shutil.copy(HERE / "invoke.py", invoke_script)
     invoke_script.chmod(0o644)
-    model_file = work / KEY
-    rows, expected = train_model(model_file)
+    uploads = {key: work / key.replace("/", "-") for key in UPLOADS}
+    rows, expected = train_model(uploads)
     os.environ.update(FAKE_AWS)
     import boto3
 
@@ -288,15 +272,16 @@ def prove(image: Image, work: Path) -> None:
     command = image.command()
     if command != [INFERENCE_HANDLER]:
         raise ProofFailed(f"the image's CMD is {command}, not [{INFERENCE_HANDLER!r}]")
-    inference_handler = command[0]
     container = image.container()
     check_wheels_run_on_lambda(image, container)
     with moto_server(work / "moto.log") as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        s3.upload_file(str(model_file), BUCKET, KEY)
-        head = s3.head_object(Bucket=BUCKET, Key=KEY)
+        records = []
+        for key, path in uploads.items():
+            s3.upload_file(str(path), BUCKET, key)
+            records.append(s3_created_record(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key)))
         invoke = Invoker(
             image,
             container,
@@ -308,33 +293,34 @@ def prove(image: Image, work: Path) -> None:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
             },
         )
-
-        sequencer = f"{time.time_ns():018X}"
-        loaded = invoke(LOADER_HANDLER, s3_created_event(BUCKET, KEY, head, sequencer))
-        published = work / "ml" / "models" / MODEL / "1" / KEY.replace(MODEL, "model")
-        if not published.is_file():
-            raise ProofFailed(f"the loader did not publish {published.name}; it returned {loaded['result']}")
-        if published.read_bytes() != model_file.read_bytes():
-            raise ProofFailed("the published model differs from the uploaded one")
-        print(f"loader published models/{MODEL}/1/{published.name}; it returned {json.dumps(loaded['result'])}")
+        loaded = invoke(LOADER_HANDLER, {"Records": records})
+        for key, path in uploads.items():
+            published = work / "ml" / "models" / UPLOADS[key]
+            if not published.is_file() or published.read_bytes() != path.read_bytes():
+                raise ProofFailed(f"the loader did not publish {key} as {UPLOADS[key]}: {loaded['calls'][0]['result']}")
+        print(f"loader published {', '.join(UPLOADS.values())}; it returned {json.dumps(loaded['calls'][0]['result'])}")
 
         tensor = {"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64", "data": rows}
         request = {"id": "image-test", "inputs": [tensor]}
-        served = invoke(inference_handler, http_api_event(f"/v2/models/{MODEL}/infer", request))
+        latest = http_api_event(f"/v2/models/{MODEL}/infer", request)
+        first = http_api_event(f"/v2/models/{MODEL}/versions/1/infer", request)
+        served = invoke(command[0], latest, first, latest)
 
-    response = served["result"]
-    if response.get("statusCode") != 200:
-        raise ProofFailed(f"inference answered {response.get('statusCode')}: {response.get('body')}")
-    body = json.loads(response["body"])
-    outputs = {output["name"]: output for output in body.get("outputs", [])}
-    predicted = outputs.get("predict", next(iter(outputs.values()), {})).get("data")
-    if body.get("model_name") != MODEL or predicted != expected:
-        raise ProofFailed(f"expected {MODEL} to predict {expected}, got {body}")
-    print(f"inference predicted {predicted} for {len(rows)} rows, as the model does outside the image")
+    for call, version in zip(served["calls"], ("2", "1", "2"), strict=True):
+        response = call["result"]
+        if response.get("statusCode") != 200:
+            raise ProofFailed(f"inference answered {response.get('statusCode')}: {response.get('body')}")
+        body = json.loads(response["body"])
+        outputs = {output["name"]: output for output in body.get("outputs", [])}
+        predicted = outputs.get("predict", next(iter(outputs.values()), {})).get("data")
+        if (body.get("model_name"), str(body.get("model_version"))) != (MODEL, version) or predicted != expected:
+            raise ProofFailed(f"expected {MODEL} version {version} to predict {expected}, got {body}")
+    print(f"inference predicted {expected} for {len(rows)} rows from versions 2 (skops, latest) and 1 (joblib)")
+    cold, _, warm = (call["seconds"] * 1000 for call in served["calls"])
     print(
         f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
         f"loader handler {loaded['import_seconds'] * 1000:.0f} ms; "
-        f"first inference call {served['call_seconds'] * 1000:.0f} ms"
+        f"inference call {cold:.0f} ms with the model loaded from disk, {warm:.1f} ms from the cache"
     )
 
 
