@@ -156,5 +156,5 @@ def _predict(model: LoadedModel, features: Array, output: str) -> Array:
         raise BadRequest(f"model {model.name!r} version {model.version} does not provide predict_proba")
     try:
         return np.asarray(getattr(model.estimator, output)(features))
-    except (ValueError, TypeError) as error:  # scikit-learn's own input validation
+    except (ValueError, TypeError, AttributeError) as error:  # input the estimator cannot take, e.g. numbers for text
         raise BadRequest(f"the model rejected the input: {str(error)[:_MAX_REASON_CHARS]}") from None

@@ -162,6 +162,8 @@ def _features(array: Array, feature_count: int | None) -> Array:
             raise BadRequest(f"the model expects {feature_count} features per row, got {array.shape[1]}")
         return array
     if array.ndim == 1 and feature_count is None:
+        if array.dtype.kind != "U":
+            raise BadRequest("a list of single values is for text models: send strings, or rows of numbers")
         return array
     if feature_count is None:
         raise BadRequest(f"data must be a list of rows, got {array.ndim} dimensions")
