@@ -72,11 +72,11 @@ class InferenceService:
 
     def v2_infer(self, name: str, version: str | None, request: dict[str, Any]) -> dict[str, Any]:
         request_id = request.get("id")
-        if request_id is not None and not isinstance(request_id, str):
+        if "id" in request and not isinstance(request_id, str):
             raise BadRequest("'id' must be a string")
         if not isinstance(request.get("parameters", {}), dict):
             raise BadRequest("'parameters' must be an object")
-        outputs = _requested_outputs(request.get("outputs"))
+        outputs = _requested_outputs(request.get("outputs", []))
         inputs = request.get("inputs")
         if not isinstance(inputs, list) or len(inputs) != 1:
             raise BadRequest("'inputs' must be a list holding exactly one tensor")
@@ -121,29 +121,30 @@ class InferenceService:
         name = request.get("name")
         if not isinstance(name, str):
             raise BadRequest("'name' must be the model name as a string")
-        model = self.model(name, _version_field(request.get("version")))
+        model = self.model(name, _version_field(request))
         features = instances(request.get("inputs"), model.feature_count, "inputs")
         return {"predicted_label": json_values(_predict(model, features, PREDICT))}
 
 
 def _requested_outputs(outputs: Any) -> list[str]:
-    if outputs is None or outputs == []:
-        return [PREDICT]
     if not isinstance(outputs, list):
         raise BadRequest("'outputs' must be a list of {\"name\": ...} objects")
-    names = []
+    names = []  # none asked for means predict only
     for output in outputs:
         name = output.get("name") if isinstance(output, dict) else None
         if name not in OUTPUT_NAMES:
             raise BadRequest(f'each output must be {{"name": ...}} with a name in {list(OUTPUT_NAMES)}')
+        if not isinstance(output.get("parameters", {}), dict):
+            raise BadRequest("output 'parameters' must be an object")
         if name not in names:
             names.append(name)
-    return names
+    return names or [PREDICT]
 
 
-def _version_field(version: Any) -> str | None:
-    if version is None:
+def _version_field(request: dict[str, Any]) -> str | None:
+    if "version" not in request:
         return None
+    version = request["version"]
     if isinstance(version, int) and not isinstance(version, bool):
         return str(version)
     if isinstance(version, str):

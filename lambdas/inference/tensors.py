@@ -47,6 +47,8 @@ def v2_input(tensor: Any, feature_count: int | None) -> Array:
         raise BadRequest("each input must be an object with name, shape, datatype and data")
     if not isinstance(tensor.get("name"), str):
         raise BadRequest("input 'name' must be a string")
+    if not isinstance(tensor.get("parameters", {}), dict):
+        raise BadRequest("input 'parameters' must be an object")
     shape = _shape(tensor.get("shape"))
     datatype = tensor.get("datatype")
     if datatype not in DATATYPES:
