@@ -45,10 +45,10 @@ def check_media_type(content_type: str | None) -> None:
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type!r}")
 
 
-def body_bytes(body: Any, is_base64: bool, max_bytes: int) -> bytes:
-    """The raw body, refusing anything over max_bytes before decoding more than needed."""
+def body_text(body: Any, is_base64: bool, max_bytes: int) -> str:
+    """The body as text, refusing anything over max_bytes before decoding more than needed."""
     if body is None:
-        return b""
+        return ""
     if not isinstance(body, str):
         raise BadRequest("event body must be a string")
     if is_base64:
@@ -59,23 +59,28 @@ def body_bytes(body: Any, is_base64: bool, max_bytes: int) -> bytes:
             data = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequest("request body is not valid base64") from None
-    else:
-        if len(body) > max_bytes:
+        if len(data) > max_bytes:
             raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-        data = body.encode("utf-8", "surrogatepass")
-    if len(data) > max_bytes:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsupportedMediaType("request body is not UTF-8 JSON") from None
+    if len(body) > max_bytes:  # every character takes at least one byte
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    return data
+    if not body.isascii():
+        try:
+            size = len(body.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise UnsupportedMediaType("request body is not UTF-8 JSON") from None
+        if size > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    return body
 
 
-def parse_json(data: bytes) -> Any:
+def parse_json(text: str) -> Any:
     """Strict JSON: a body that does not parse is 415, NaN/Infinity and deep nesting are 400."""
-    if not data.strip():
+    if not text or text.isspace():
         raise BadRequest("request body is empty; send a JSON object")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnsupportedMediaType("request body is not UTF-8 JSON") from None
     try:
         return _DECODER.decode(text)
     except _NonFiniteConstant as constant:
@@ -92,11 +97,11 @@ def read_json_object(
     body: Any, is_base64: bool, content_type: str | None, max_bytes: int, *, optional: bool = False
 ) -> dict[str, Any]:
     """The request body as a JSON object, checked in the order size, media type, syntax, top-level type."""
-    data = body_bytes(body, is_base64, max_bytes)
-    if optional and not data.strip():
+    text = body_text(body, is_base64, max_bytes)
+    if optional and (not text or text.isspace()):
         return {}
     check_media_type(content_type)
-    document = parse_json(data)
+    document = parse_json(text)
     if not isinstance(document, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(document).__name__}")
     return document

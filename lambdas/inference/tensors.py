@@ -31,7 +31,9 @@ _NUMERIC_DTYPES: dict[str, type[np.generic]] = {
     "FP64": np.float64,
 }
 DATATYPES = (*_NUMERIC_DTYPES, "BYTES")
-_DATATYPE_OF_DTYPE = {np.dtype(dtype): name for name, dtype in _NUMERIC_DTYPES.items()}
+_DTYPE_OF_DATATYPE = {name: np.dtype(dtype) for name, dtype in _NUMERIC_DTYPES.items()}
+_DATATYPE_OF_DTYPE = {dtype: name for name, dtype in _DTYPE_OF_DATATYPE.items()}
+_FLOAT64 = np.dtype(np.float64)
 
 Array = npt.NDArray[Any]
 
@@ -138,12 +140,14 @@ def _typed(array: Array, datatype: str) -> Array:
         if kind != "b":
             raise BadRequest("BOOL data must be true or false")
         return array
-    target = np.dtype(_NUMERIC_DTYPES[datatype])
+    target = _DTYPE_OF_DATATYPE[datatype]
     if target.kind == "f":
         if kind not in "iuf":
             raise BadRequest(f"{datatype} data must be numbers")
-        with np.errstate(over="ignore"):  # an overflow becomes inf, which _finite refuses
+        if target == _FLOAT64 or array.dtype == target:
             return _finite(array.astype(target, copy=False))
+        with np.errstate(over="ignore"):  # a narrowing overflow becomes inf, which _finite refuses
+            return _finite(array.astype(target))
     if kind not in "iu":
         raise BadRequest(f"{datatype} data must be integers")
     limits = np.iinfo(target)
