@@ -25,7 +25,7 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
     """A header's value by case-insensitive name. HTTP API and function URLs lower-case names; REST does not."""
-    if not headers:
+    if not isinstance(headers, Mapping) or not headers:
         return None
     value = headers.get(name)
     if value is None:

@@ -70,6 +70,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict
             if match is not None:
                 return _predict(event, match, context)
             return resolver.resolve(event, context)  # type: ignore[arg-type]
+        except Exception:  # the routes answer their own errors: this is a fault around them, e.g. an odd event
+            status, body = server_fault(context)
+            return _response(status, body, {})
         finally:
             flush()
 
@@ -104,15 +107,15 @@ def _classify(event: Any) -> tuple[ApiGatewayResolver, str, str] | None:
     """The resolver for an event's format, with its method and path (stage stripped as Powertools does)."""
     if not isinstance(event, dict):
         return None
-    context = event.get("requestContext")
-    if not isinstance(context, dict):
+    context, headers = event.get("requestContext"), event.get("headers")
+    if not isinstance(context, dict) or not isinstance(headers, dict | None):
         return None
     http = context.get("http")
     if event.get("version") == "2.0" and isinstance(http, dict):
         method, raw_path, stage = http.get("method"), event.get("rawPath"), context.get("stage")
-        if not isinstance(method, str) or not isinstance(raw_path, str):
+        if not isinstance(method, str) or not isinstance(raw_path, str) or not isinstance(stage, str):
             return None
-        path = raw_path[len(stage) + 1 :] if isinstance(stage, str) and stage != "$default" else raw_path
+        path = raw_path[len(stage) + 1 :] if stage != "$default" else raw_path
         domain = context.get("domainName")
         resolver = _function_url if isinstance(domain, str) and ".lambda-url." in domain else _http_api
         return resolver, method.upper(), path

@@ -284,8 +284,28 @@ def test_a_real_fault_is_500_with_the_request_id_and_no_detail(
         {"version": "2.0", "requestContext": {}},
         {"version": "2.0", "requestContext": {"http": {"method": "GET"}}},
         {"httpMethod": "GET", "requestContext": {}},
+        {"version": "2.0", "rawPath": "/v2", "requestContext": {"http": {"method": "GET"}}},
         ["not", "a", "dict"],
     ],
 )
 def test_an_unknown_event_shape_gets_a_clear_error(invoke: Invoke, event: Any) -> None:
     assert "unsupported event" in _error(invoke(event), 400)
+
+
+@pytest.mark.parametrize("headers", [["content-type", "text/plain"], "content-type: application/json", 7])
+def test_an_event_with_malformed_headers_is_an_unsupported_event(invoke: Invoke, headers: Any) -> None:
+    for method, path in [("POST", INFER), ("GET", "/v2/models/iris"), ("GET", "/v2/health/live")]:
+        event = event_for("http", method, path, v2_request(SETOSA, [1, 4]) if method == "POST" else None)
+        event["headers"] = headers
+        assert "unsupported event" in _error(invoke(event), 400)
+
+
+def test_a_fault_outside_the_routes_is_a_json_500(
+    handler: ModuleType, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_resolve(event: Any, context: Any) -> Any:
+        raise KeyError("requestContext")
+
+    monkeypatch.setattr(handler._http_api, "resolve", broken_resolve)
+    message = _error(invoke(event_for("http", "GET", "/v2/health/live", None)), 500)
+    assert FakeContext.aws_request_id in message
