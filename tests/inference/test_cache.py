@@ -224,3 +224,31 @@ def test_the_handler_serves_a_republished_model_without_a_restart(
     publish(model_dir, "iris", 1, trained.logistic)
     second = response_json(handler.lambda_handler(request, FakeContext()))
     assert second["outputs"][0]["datatype"] == "INT64"
+
+
+def test_threads_calling_the_handler_during_republishing_get_only_good_answers(
+    handler: ModuleType, model_dir: Path, trained: TrainedModels
+) -> None:
+    handler.configure(settings(model_dir, refresh_seconds=0.0))
+    publish(model_dir, "iris", 1, trained.logistic)
+    request = event_for("rest", "POST", "/v2/models/iris/versions/1/infer", v2_request(SETOSA.tolist(), [1, 4]))
+    answers: list[Any] = []
+    stop = threading.Event()
+
+    def call() -> None:
+        while not stop.is_set():
+            response = handler.lambda_handler(request, FakeContext())
+            answers.append((response["statusCode"], response_json(response)["outputs"][0]["data"]))
+
+    callers = [threading.Thread(target=call) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for round_number in range(40):
+        publish(model_dir, "iris", 1, trained.named_labels if round_number % 2 else trained.logistic)
+    stop.set()
+    for caller in callers:
+        caller.join(timeout=30)
+
+    assert answers
+    assert {answer for status, data in answers for answer in data} <= {0, "setosa"}
+    assert {status for status, _ in answers} == {200}
