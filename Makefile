@@ -32,7 +32,7 @@ lint: venv ## ruff and mypy
 pytest: venv ## Python tests (unit, moto, end to end)
 	$(PY) -m pytest
 
-test: lint hadolint pytest ## Everything CI runs
+test: lint hadolint image-test pytest ## Everything CI runs
 
 # Container image: lint the Dockerfiles; build the image without a Docker engine and run both handlers inside it.
 .PHONY: hadolint image-test
