@@ -81,9 +81,10 @@ if [ "$(cat "$cache/image.key" 2>/dev/null)" = "$image_key" ] && "${buildah[@]}"
 else
   rm -f "$cache/image.key"
   step "building docker/Dockerfile on $base_image"
+  secret=()
+  [ -s "$ca_bundle" ] && secret=(--secret "id=ca,src=$ca_bundle")
   "${buildah[@]}" bud --isolation chroot --layers \
-    --build-arg "BASE_IMAGE=$base_image" \
-    --secret "id=ca,src=$ca_bundle" \
+    --build-arg "BASE_IMAGE=$base_image" "${secret[@]}" \
     -f "$root/docker/Dockerfile" -t "$image" "$root"
   echo "$image_key" >"$cache/image.key"
 fi

@@ -8,12 +8,15 @@
    loader handler on the S3 ObjectCreated event for both uploads: it publishes them into the mounted directory.
 3. Inside the image again, runs the handler named by the image's CMD on HTTP API (payload 2.0) events for
    POST /v2/models/iris/infer and /v2/models/iris/versions/1/infer, and checks the predictions against the model's.
-It prints the image's uncompressed size, the handlers' import times and the inference calls' durations inside it.
+It also checks that the CMD is the agreed inference handler, that no installed wheel needs a newer glibc than
+Lambda's, and that the build's CA bundle did not end up in the image. It prints the image's uncompressed size, the
+handlers' import times and the inference calls' durations inside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -52,6 +55,7 @@ LOADER_HANDLER = "lambdas.loader.handler.lambda_handler"
 # Amazon Linux 2023, under the Lambda Python 3.13 base, has glibc 2.34. A build on a newer local base could pick
 # wheels that need a newer glibc and would fail to import on Lambda.
 LAMBDA_GLIBC = (2, 34)
+CA_BUNDLE = Path(os.environ.get("CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
 MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
 
 
@@ -254,6 +258,20 @@ def check_wheels_run_on_lambda(image: Image, container: str) -> None:
         raise ProofFailed(f"wheels need a newer glibc than Lambda's {LAMBDA_GLIBC}: {too_new}")
 
 
+def check_ca_bundle_not_baked_in(image: Image, container: str, ca_bundle: Path) -> None:
+    """Fails when the build's CA bundle (a build secret, for the pip step only) was left in the image."""
+    if not ca_bundle.is_file():
+        return
+    digest = hashlib.sha256(ca_bundle.read_bytes()).hexdigest()
+    listing = image.buildah_output(
+        "run", "--isolation", "chroot", container, "--",
+        "sh", "-c", r"find / -xdev -type f \( -name '*.pem' -o -name '*.crt' \) -exec sha256sum {} +",
+    )  # fmt: skip
+    baked = [line.split(maxsplit=1)[1] for line in listing.splitlines() if line.startswith(digest)]
+    if baked:
+        raise ProofFailed(f"the build's CA bundle is in the image: {baked}")
+
+
 def prove(image: Image, work: Path) -> None:
     # The functions run as a non-root user, and EFS is reached through an access point owning files as 1001.
     for directory, mode in (("proof", 0o755), ("out", 0o755), ("ml", 0o750)):
@@ -274,6 +292,7 @@ def prove(image: Image, work: Path) -> None:
         raise ProofFailed(f"the image's CMD is {command}, not [{INFERENCE_HANDLER!r}]")
     container = image.container()
     check_wheels_run_on_lambda(image, container)
+    check_ca_bundle_not_baked_in(image, container, CA_BUNDLE)
     with moto_server(work / "moto.log") as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
