@@ -32,4 +32,13 @@ lint: venv ## ruff and mypy
 pytest: venv ## Python tests (unit, moto, end to end)
 	$(PY) -m pytest
 
-test: lint pytest ## Everything CI runs
+test: lint tf-test checkov pytest ## Everything CI runs
+
+# ---------------------------------------------------------------- Terraform
+.PHONY: tf-test checkov
+
+tf-test: ## Terraform: init from the mirror, fmt, validate each root, terraform test with a mocked provider
+	scripts/terraform-check.sh
+
+checkov: ## checkov over the Terraform, offline (own venv under .cache/)
+	scripts/checkov.sh

@@ -23,8 +23,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:prebuilt"
-SERVICES = ("apigateway", "apigatewayv2", "cloudwatch", "ec2", "ecr", "efs", "iam", "lambda", "logs", "s3", "sqs")
-SERVICES += ("sts",)
+SERVICES = (
+    *("apigateway", "apigatewayv2", "cloudwatch", "ec2", "ecr", "efs"),
+    *("iam", "lambda", "logs", "s3", "sqs", "sts"),
+)
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

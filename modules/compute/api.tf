@@ -111,6 +111,10 @@ resource "aws_api_gateway_rest_api" "this" {
   }
 
   tags = merge({ Name = local.inference_name }, var.tags)
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_api_gateway_resource" "proxy" {

@@ -2,7 +2,12 @@ data "aws_region" "current" {}
 
 data "aws_availability_zones" "available" {
   count = var.create_vpc && length(var.availability_zones) == 0 ? 1 : 0
-  state = "available"
+
+  # Regular zones only (no Local or Wavelength Zones); not filtered on state, so a zone's bad day never moves subnets.
+  filter {
+    name   = "opt-in-status"
+    values = ["opt-in-not-required"]
+  }
 }
 
 locals {
@@ -65,7 +70,8 @@ resource "aws_route_table_association" "private" {
 }
 
 resource "aws_vpc_endpoint" "s3" {
-  count = var.create_s3_endpoint ? 1 : 0
+  # Without a VPC there is nothing to attach to; the precondition on the security group explains why.
+  count = var.create_s3_endpoint && (var.create_vpc || var.vpc_id != null) ? 1 : 0
 
   vpc_id            = local.vpc_id
   service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
@@ -94,7 +100,7 @@ resource "aws_security_group" "lambda" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "lambda_s3" {
-  count = var.create_s3_endpoint ? 1 : 0
+  count = length(aws_vpc_endpoint.s3)
 
   security_group_id = aws_security_group.lambda.id
   description       = "HTTPS to S3 through the gateway endpoint"

@@ -69,52 +69,31 @@ resource "aws_efs_access_point" "this" {
   tags = merge({ Name = var.name }, var.tags)
 }
 
-data "aws_iam_policy_document" "efs" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["*"]
-    resources = [aws_efs_file_system.this.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  # Mounts are allowed only through the access point; which role may mount is decided by its IAM policy.
-  statement {
-    sid       = "AllowMountThroughAccessPoint"
-    effect    = "Allow"
-    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
-    resources = [aws_efs_file_system.this.arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "elasticfilesystem:AccessPointArn"
-      values   = [aws_efs_access_point.this.arn]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "elasticfilesystem:AccessedViaMountTarget"
-      values   = ["true"]
-    }
-  }
-}
-
 resource "aws_efs_file_system_policy" "this" {
   file_system_id = aws_efs_file_system.this.id
-  policy         = data.aws_iam_policy_document.efs.json
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = { AWS = "*" }
+        Action    = "*"
+        Resource  = aws_efs_file_system.this.arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+      {
+        # Mounts only through the access point; which role may mount is decided by its own IAM policy.
+        Sid       = "AllowMountThroughAccessPoint"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" }
+        Action    = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+        Resource  = aws_efs_file_system.this.arn
+        Condition = {
+          StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.this.arn }
+          Bool         = { "elasticfilesystem:AccessedViaMountTarget" = "true" }
+        }
+      },
+    ]
+  })
 }
