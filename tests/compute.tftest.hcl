@@ -359,8 +359,33 @@ run "rest_api_and_function_url_as_options" {
   }
 
   assert {
+    condition     = length(aws_lambda_permission.function_url) == 0
+    error_message = "a function URL with IAM auth needs no public permission"
+  }
+
+  assert {
     condition     = aws_cloudwatch_metric_alarm.inference_5xx.metric_name == "5XXError"
     error_message = "the 5xx alarm must watch the REST API"
+  }
+}
+
+run "an_open_function_url_is_callable_through_the_url_only" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    create_function_url = true
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.inference[0].authorization_type == "NONE" && length(aws_lambda_function_url.inference[0].cors) == 0
+    error_message = "the function URL must follow the default auth and CORS settings"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.function_url[0].action == "lambda:InvokeFunctionUrl" && aws_lambda_permission.function_url[0].function_url_auth_type == "NONE"
+    error_message = "an open function URL needs a permission limited to URL calls"
   }
 }
 

@@ -228,6 +228,18 @@ resource "aws_lambda_function_url" "inference" {
   }
 }
 
+# A function URL without IAM auth still needs a resource policy letting anyone call that URL (and only the URL).
+resource "aws_lambda_permission" "function_url" {
+  count = var.create_function_url && var.api_authorization_type == "NONE" ? 1 : 0
+
+  statement_id           = "AllowPublicFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.inference.function_name
+  qualifier              = local.inference_qualifier
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
 locals {
   inference_url = trimsuffix(coalesce(
     try(aws_apigatewayv2_stage.http[0].invoke_url, null),
