@@ -249,3 +249,17 @@ def test_functions_run_the_given_image_with_the_model_settings(applied: dict[str
         assert env["ONNX_FAST_PATH"] == "true"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ServerlessSklearn"
         assert set(config["VpcConfig"]["SubnetIds"]) == set(outputs["private_subnet_ids"])
+
+
+def test_loader_failures_land_in_an_encrypted_queue_watched_by_an_alarm(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    sqs = _client(applied, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=outputs["loader_failure_queue_url"], AttributeNames=["All"])
+
+    alarms = _client(applied, "cloudwatch").describe_alarms()["MetricAlarms"]
+
+    assert attributes["Attributes"]["SqsManagedSseEnabled"] == "true"
+    queue_name = attributes["Attributes"]["QueueArn"].rsplit(":", 1)[1]
+    watching = [a for a in alarms if a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"] == queue_name]
+    assert len(watching) == 1
+    assert any(a["Namespace"] == "AWS/ApiGateway" and a["MetricName"] == "5xx" for a in alarms)
