@@ -461,3 +461,38 @@ def test_deleted_and_recreated_versions_answer_a_version_that_exists_or_a_clean_
     assert tally[f"{pinned[3]} -> 404"] > 0
     assert tally[f"{blink_latest} -> 404"] > 0
     assert changes(race) >= 100, "the predictions did not interleave with the loader"
+
+
+# The interleavings below are rare in the threaded races above, so they are forced: the loader's deletion runs at
+# the exact point of the inference function's work where it hurts most.
+
+
+def test_a_version_deleted_while_it_loads_answers_404_and_latest_falls_back(
+    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given "cycle" versions 1 and 2, and a loader that deletes version 2 just as the inference function opens it
+    from lambdas.inference import cache
+
+    loader = Loader(s3, model_dir)
+    for version in (1, 2):
+        assert loader.put(f"cycle/{version}/model.joblib", models.by_class[CYCLE_CLASS[version]]).status is (
+            Status.PUBLISHED
+        )
+    load_model = cache.load_model
+
+    def deleted_first(path: Path) -> Any:
+        if path.parent.name == "2" and path.exists():
+            assert loader.delete("cycle/2/model.joblib").status is Status.DELETED
+        return load_model(path)
+
+    monkeypatch.setattr(cache, "load_model", deleted_first)
+    client = Client(handler, models.probe, ["/v2/models/cycle/versions/2/infer", "/v2/models/cycle/infer"])
+
+    # When version 2 is asked for by number, it is gone: 404, not 503 "cannot be loaded"
+    pinned = client.ask("/v2/models/cycle/versions/2/infer")
+    assert (pinned.status, pinned.body) == (404, {"error": "model 'cycle' version 2 not found"})
+
+    # When latest is asked for while version 2 vanishes, version 1 answers
+    assert loader.put("cycle/2/model.joblib", models.by_class[CYCLE_CLASS[2]]).status is Status.PUBLISHED
+    latest = client.ask("/v2/models/cycle/infer")
+    assert (latest.status, latest.version, latest.labels) == (200, 1, [CYCLE_CLASS[1]] * PROBE_ROWS)

@@ -31,6 +31,8 @@ from lambdas.inference.tensors import datatype_of
 
 # Loads of different models may run in parallel; loads of one model are serialised by one of these locks.
 _LOAD_LOCK_STRIPES = 32
+# How often a load is tried again when the file was deleted or replaced while it was being read.
+_LOAD_ATTEMPTS = 3
 
 
 class FileStamp(NamedTuple):
@@ -133,7 +135,7 @@ class ModelCache:
         with self._load_locks[hash(key) % _LOAD_LOCK_STRIPES]:
             return self._revalidate(key)
 
-    def _revalidate(self, key: tuple[str, int]) -> LoadedModel:
+    def _revalidate(self, key: tuple[str, int], attempt: int = 1) -> LoadedModel:
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and now - entry.checked_at < self.refresh_seconds:
@@ -150,6 +152,10 @@ class ModelCache:
         try:
             model = _load(name, version, path, stamp)
         except ModelLoadError as error:
+            if attempt < _LOAD_ATTEMPTS and _stamp(path) != stamp:
+                # The loader deleted or replaced the file while it was read: the error is about a file that is no
+                # longer there, so look again (a deleted version is then a 404, not a model that cannot load).
+                return self._revalidate(key, attempt + 1)
             self._emit("ModelLoadFailed")
             kept = entry.model if entry is not None else None
             logger.warning(
