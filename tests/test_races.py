@@ -496,3 +496,28 @@ def test_a_version_deleted_while_it_loads_answers_404_and_latest_falls_back(
     assert loader.put("cycle/2/model.joblib", models.by_class[CYCLE_CLASS[2]]).status is Status.PUBLISHED
     latest = client.ask("/v2/models/cycle/infer")
     assert (latest.status, latest.version, latest.labels) == (200, 1, [CYCLE_CLASS[1]] * PROBE_ROWS)
+
+
+def test_latest_answers_while_its_top_versions_are_deleted_one_after_another(
+    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given "cycle" versions 1, 2 and 3, and a loader that deletes version 3 and then version 2, each just as the
+    # inference function looks for its file, after it has listed the versions
+    from lambdas.inference import cache
+
+    loader = Loader(s3, model_dir)
+    for version, answer in CYCLE_CLASS.items():
+        assert loader.put(f"cycle/{version}/model.joblib", models.by_class[answer]).status is Status.PUBLISHED
+    find_model_file = cache.find_model_file
+
+    def deleted_first(directory: Path, allowed: frozenset[str] | None = None) -> Path | None:
+        if directory.name in ("2", "3") and directory.is_dir():
+            assert loader.delete(f"cycle/{directory.name}/model.joblib").status is Status.DELETED
+        return find_model_file(directory, allowed)
+
+    monkeypatch.setattr(cache, "find_model_file", deleted_first)
+    client = Client(handler, models.probe, ["/v2/models/cycle/infer"])
+
+    # When latest is asked for, then version 1, the one left, answers: the model never stopped existing
+    latest = client.ask("/v2/models/cycle/infer")
+    assert (latest.status, latest.version, latest.labels) == (200, 1, [CYCLE_CLASS[1]] * PROBE_ROWS)

@@ -103,8 +103,15 @@ class ModelCache:
         try:
             return self._get(name, latest, now)
         except ModelNotFound:
-            # The cached listing named a version that has since been deleted: list again, once.
-            return self._get(name, self._latest_version(name, now, fresh=True), now)
+            pass
+        # The listing named a version that has since been deleted. List again and serve the highest version still
+        # there: the loader may delete several versions, one after another, while this request runs.
+        for candidate in reversed(self._listing(name, now, fresh=True)):
+            try:
+                return self._get(name, candidate, now)
+            except ModelNotFound:
+                continue
+        raise ModelNotFound(name)
 
     def versions(self, name: str) -> list[int]:
         """Published versions of a model, ascending, from the listing cached for the refresh window."""
