@@ -32,6 +32,7 @@ from typing import Any
 import boto3
 import joblib
 import pytest
+import skops.io
 from moto import mock_aws
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
@@ -521,3 +522,30 @@ def test_latest_answers_while_its_top_versions_are_deleted_one_after_another(
     # When latest is asked for, then version 1, the one left, answers: the model never stopped existing
     latest = client.ask("/v2/models/cycle/infer")
     assert (latest.status, latest.version, latest.labels) == (200, 1, [CYCLE_CLASS[1]] * PROBE_ROWS)
+
+
+def test_a_version_republished_in_another_format_keeps_answering(
+    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given "swap" version 1 as a joblib file, and a loader that republishes it as a .skops file (which removes the
+    # joblib file) just after the inference function has found the joblib file
+    from lambdas.inference import cache
+
+    loader = Loader(s3, model_dir)
+    assert loader.put("swap/1/model.joblib", models.by_class[0]).status is Status.PUBLISHED
+    as_skops = skops.io.dumps(joblib.load(io.BytesIO(models.by_class[2])))
+    find_model_file = cache.find_model_file
+
+    def republished_after(directory: Path, allowed: frozenset[str] | None = None) -> Path | None:
+        found = find_model_file(directory, allowed)
+        if found is not None and found.suffix == ".joblib":
+            assert loader.put("swap/1/model.skops", as_skops).status is Status.PUBLISHED
+        return found
+
+    monkeypatch.setattr(cache, "find_model_file", republished_after)
+    client = Client(handler, models.probe, ["/v2/models/swap/versions/1/infer"])
+
+    # When the version is asked for, the .skops model answers: the version never stopped existing
+    answer = client.ask("/v2/models/swap/versions/1/infer")
+    assert (answer.status, answer.version, answer.labels) == (200, 1, [2] * PROBE_ROWS)
+    assert sorted(p.name for p in (model_dir / "models" / "swap" / "1").iterdir()) == ["metadata.json", "model.skops"]

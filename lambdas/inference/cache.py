@@ -31,7 +31,7 @@ from lambdas.inference.tensors import datatype_of
 
 # Loads of different models may run in parallel; loads of one model are serialised by one of these locks.
 _LOAD_LOCK_STRIPES = 32
-# How often a load is tried again when the file was deleted or replaced while it was being read.
+# How often a version's file is looked up again when the loader deleted or replaced it while it was being read.
 _LOAD_ATTEMPTS = 3
 
 
@@ -151,6 +151,9 @@ class ModelCache:
         path = find_model_file(version_dir(self.model_dir, name, version), self._allowed)
         stamp = _stamp(path)
         if path is None or stamp is None:
+            if path is not None and attempt < _LOAD_ATTEMPTS:
+                # Found, then gone: the version may have been republished in another format, which removes this file.
+                return self._revalidate(key, attempt + 1)
             self._forget(key)
             raise ModelNotFound(name, version)
         if entry is not None and (stamp == entry.failed_stamp or (entry.model and entry.model.stamp == stamp)):
