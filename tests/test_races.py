@@ -37,6 +37,8 @@ from moto import mock_aws
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+from lambdas.common.models import load_model
+from lambdas.common.repository import find_model_file
 from lambdas.common.settings import Settings
 from lambdas.loader.process import Outcome, Status, process_record
 from tests.inference.support import event_for, v2_request
@@ -44,6 +46,8 @@ from tests.s3_events import s3_record
 
 BUCKET = "models"
 PUBLISHES = 1000
+# Republishing in another format also removes the previous file; fewer rounds suffice to cross that window often.
+FORMAT_SWITCHES = 300
 PREDICTING_THREADS = 3
 # Every loop below is bounded by this, whatever the machine's speed.
 RACE_DEADLINE_SECONDS = 45.0
@@ -81,13 +85,17 @@ class Answer:
 class Models:
     probe: list[list[float]]
     by_class: dict[int, bytes]  # joblib bytes of a model that answers every probe row with this class
+    skops_by_class: dict[int, bytes]
+
+    def body(self, key: str, answer: int) -> bytes:
+        return self.skops_by_class[answer] if key.endswith(".skops") else self.by_class[answer]
 
 
 @pytest.fixture(scope="module")
 def models() -> Models:
     features, labels = load_iris(return_X_y=True)
     probe = features[:PROBE_ROWS]
-    by_class = {}
+    by_class, skops_by_class = {}, {}
     for answer in (0, 1, 2):
         # Shifting the label map makes setosa, the probe rows' species, come out as ``answer``.
         model = LogisticRegression(max_iter=500).fit(features, (labels + answer) % 3)
@@ -95,7 +103,8 @@ def models() -> Models:
         buffer = io.BytesIO()
         joblib.dump(model, buffer)
         by_class[answer] = buffer.getvalue()
-    return Models(probe=probe.tolist(), by_class=by_class)
+        skops_by_class[answer] = skops.io.dumps(model)
+    return Models(probe=probe.tolist(), by_class=by_class, skops_by_class=skops_by_class)
 
 
 @pytest.fixture
@@ -284,22 +293,35 @@ def changes(race: Race) -> int:
     return total
 
 
+@pytest.mark.parametrize(
+    ("keys", "publishes"),
+    [(("flip.joblib", "flip.joblib"), PUBLISHES), (("flip.joblib", "flip.skops"), FORMAT_SWITCHES)],
+    ids=["same-format", "joblib-and-skops"],
+)
 def test_republishing_a_model_serves_the_old_or_the_new_one_never_an_error(
-    s3: Any, model_dir: Path, handler: ModuleType, models: Models, cache_events: Counter[str]
+    s3: Any,
+    model_dir: Path,
+    handler: ModuleType,
+    models: Models,
+    cache_events: Counter[str],
+    keys: tuple[str, str],
+    publishes: int,
 ) -> None:
     # Given a model published from S3, and threads predicting with it through the handler, by latest and by version
     loader = Loader(s3, model_dir)
-    assert loader.put("flip.joblib", models.by_class[0]).status is Status.PUBLISHED
+    uploads = [(key, models.body(key, answer), answer) for key, answer in zip(keys, (0, 2), strict=True)]
+    assert loader.put(*uploads[0][:2]).status is Status.PUBLISHED
     paths = ["/v2/models/flip/infer", "/v2/models/flip/versions/1/infer"]
     own = Client(handler, models.probe, paths)
     outcomes: Counter[Status] = Counter()
     stale_after_publish = []
 
-    # When the model is uploaded again 1,000 times, alternating between two models that answer differently
+    # When the model is uploaded again and again, alternating between two models that answer differently (and, for
+    # the second case, between two formats: each publish then also removes the other format's file)
     with predicting(lambda: Client(handler, models.probe, paths), paths) as race:
-        for publish in range(PUBLISHES):
-            answer = 2 if publish % 2 == 0 else 0
-            outcomes[loader.put("flip.joblib", models.by_class[answer]).status] += 1
+        for publish in range(publishes):
+            key, body, answer = uploads[(publish + 1) % 2]
+            outcomes[loader.put(key, body).status] += 1
             # A publish the loader has finished is served by the very next request (refresh window 0).
             for path in paths:
                 seen = own.ask(path)
@@ -315,7 +337,7 @@ def test_republishing_a_model_serves_the_old_or_the_new_one_never_an_error(
         f"{PREDICTING_THREADS} threads, answers per model {dict(per_model)}, {changes(race)} changes seen, "
         f"{len(bad)} errors, cache {dict(cache_events)}"
     )
-    assert outcomes == {Status.PUBLISHED: PUBLISHES}
+    assert outcomes == {Status.PUBLISHED: publishes}
     assert bad == []
     assert cache_events["ModelLoadFailed"] == 0, "the inference function saw a partial or unreadable model file"
     assert stale_after_publish == []
@@ -472,21 +494,18 @@ def test_a_version_deleted_while_it_loads_answers_404_and_latest_falls_back(
     s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given "cycle" versions 1 and 2, and a loader that deletes version 2 just as the inference function opens it
-    from lambdas.inference import cache
-
     loader = Loader(s3, model_dir)
     for version in (1, 2):
         assert loader.put(f"cycle/{version}/model.joblib", models.by_class[CYCLE_CLASS[version]]).status is (
             Status.PUBLISHED
         )
-    load_model = cache.load_model
 
     def deleted_first(path: Path) -> Any:
         if path.parent.name == "2" and path.exists():
             assert loader.delete("cycle/2/model.joblib").status is Status.DELETED
         return load_model(path)
 
-    monkeypatch.setattr(cache, "load_model", deleted_first)
+    monkeypatch.setattr("lambdas.inference.cache.load_model", deleted_first)
     client = Client(handler, models.probe, ["/v2/models/cycle/versions/2/infer", "/v2/models/cycle/infer"])
 
     # When version 2 is asked for by number, it is gone: 404, not 503 "cannot be loaded"
@@ -504,19 +523,16 @@ def test_latest_answers_while_its_top_versions_are_deleted_one_after_another(
 ) -> None:
     # Given "cycle" versions 1, 2 and 3, and a loader that deletes version 3 and then version 2, each just as the
     # inference function looks for its file, after it has listed the versions
-    from lambdas.inference import cache
-
     loader = Loader(s3, model_dir)
     for version, answer in CYCLE_CLASS.items():
         assert loader.put(f"cycle/{version}/model.joblib", models.by_class[answer]).status is Status.PUBLISHED
-    find_model_file = cache.find_model_file
 
     def deleted_first(directory: Path, allowed: frozenset[str] | None = None) -> Path | None:
         if directory.name in ("2", "3") and directory.is_dir():
             assert loader.delete(f"cycle/{directory.name}/model.joblib").status is Status.DELETED
         return find_model_file(directory, allowed)
 
-    monkeypatch.setattr(cache, "find_model_file", deleted_first)
+    monkeypatch.setattr("lambdas.inference.cache.find_model_file", deleted_first)
     client = Client(handler, models.probe, ["/v2/models/cycle/infer"])
 
     # When latest is asked for, then version 1, the one left, answers: the model never stopped existing
@@ -529,20 +545,16 @@ def test_a_version_republished_in_another_format_keeps_answering(
 ) -> None:
     # Given "swap" version 1 as a joblib file, and a loader that republishes it as a .skops file (which removes the
     # joblib file) just after the inference function has found the joblib file
-    from lambdas.inference import cache
-
     loader = Loader(s3, model_dir)
     assert loader.put("swap/1/model.joblib", models.by_class[0]).status is Status.PUBLISHED
-    as_skops = skops.io.dumps(joblib.load(io.BytesIO(models.by_class[2])))
-    find_model_file = cache.find_model_file
 
     def republished_after(directory: Path, allowed: frozenset[str] | None = None) -> Path | None:
         found = find_model_file(directory, allowed)
         if found is not None and found.suffix == ".joblib":
-            assert loader.put("swap/1/model.skops", as_skops).status is Status.PUBLISHED
+            assert loader.put("swap/1/model.skops", models.skops_by_class[2]).status is Status.PUBLISHED
         return found
 
-    monkeypatch.setattr(cache, "find_model_file", republished_after)
+    monkeypatch.setattr("lambdas.inference.cache.find_model_file", republished_after)
     client = Client(handler, models.probe, ["/v2/models/swap/versions/1/infer"])
 
     # When the version is asked for, the .skops model answers: the version never stopped existing
