@@ -10,6 +10,7 @@ temporary file being written beside them is never mistaken for one.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,13 +101,22 @@ def version_dir(model_dir: Path, name: str, version: int) -> Path:
 
 
 def find_model_file(directory: Path, allowed_suffixes: frozenset[str] | None = None) -> Path | None:
-    """The model file of a version directory, or None while it has none."""
+    """The model file of a version directory, or None while it has none.
+
+    The directory is read once: a version republished in another format gets its new file renamed in before the old
+    one is removed, and looking for one name after the other could miss both.
+    """
+    try:
+        with os.scandir(directory) as entries:
+            present = {entry.name: entry for entry in entries if entry.name in MODEL_FILES}
+    except OSError:
+        return None
     for filename in MODEL_FILES:
         if allowed_suffixes is not None and Path(filename).suffix not in allowed_suffixes:
             continue
-        candidate = directory / filename
-        if candidate.is_file():
-            return candidate
+        entry = present.get(filename)
+        if entry is not None and entry.is_file():
+            return directory / filename
     return None
 
 

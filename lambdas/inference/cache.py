@@ -31,6 +31,8 @@ from lambdas.inference.tensors import datatype_of
 
 # Loads of different models may run in parallel; loads of one model are serialised by one of these locks.
 _LOAD_LOCK_STRIPES = 32
+# How often a version's file is looked up again when the loader deleted or replaced it while it was being read.
+_LOAD_ATTEMPTS = 3
 
 
 class FileStamp(NamedTuple):
@@ -101,8 +103,15 @@ class ModelCache:
         try:
             return self._get(name, latest, now)
         except ModelNotFound:
-            # The cached listing named a version that has since been deleted: list again, once.
-            return self._get(name, self._latest_version(name, now, fresh=True), now)
+            pass
+        # The listing named a version that has since been deleted. List again and serve the highest version still
+        # there: the loader may delete several versions, one after another, while this request runs.
+        for candidate in reversed(self._listing(name, now, fresh=True)):
+            try:
+                return self._get(name, candidate, now)
+            except ModelNotFound:
+                continue
+        raise ModelNotFound(name)
 
     def versions(self, name: str) -> list[int]:
         """Published versions of a model, ascending, from the listing cached for the refresh window."""
@@ -133,7 +142,7 @@ class ModelCache:
         with self._load_locks[hash(key) % _LOAD_LOCK_STRIPES]:
             return self._revalidate(key)
 
-    def _revalidate(self, key: tuple[str, int]) -> LoadedModel:
+    def _revalidate(self, key: tuple[str, int], attempt: int = 1) -> LoadedModel:
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and now - entry.checked_at < self.refresh_seconds:
@@ -142,6 +151,9 @@ class ModelCache:
         path = find_model_file(version_dir(self.model_dir, name, version), self._allowed)
         stamp = _stamp(path)
         if path is None or stamp is None:
+            if path is not None and attempt < _LOAD_ATTEMPTS:
+                # Found, then gone: the version may have been republished in another format, which removes this file.
+                return self._revalidate(key, attempt + 1)
             self._forget(key)
             raise ModelNotFound(name, version)
         if entry is not None and (stamp == entry.failed_stamp or (entry.model and entry.model.stamp == stamp)):
@@ -150,6 +162,10 @@ class ModelCache:
         try:
             model = _load(name, version, path, stamp)
         except ModelLoadError as error:
+            if attempt < _LOAD_ATTEMPTS and _stamp(path) != stamp:
+                # The loader deleted or replaced the file while it was read: the error is about a file that is no
+                # longer there, so look again (a deleted version is then a 404, not a model that cannot load).
+                return self._revalidate(key, attempt + 1)
             self._emit("ModelLoadFailed")
             kept = entry.model if entry is not None else None
             logger.warning(
