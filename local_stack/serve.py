@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from local_stack.stack import DEFAULT_MODEL_DIR, LocalStack, StackConfig
+from local_stack.stack import DEFAULT_MODEL_DIR, INFERENCE_HANDLER, LOADER_HANDLER, LocalStack, StackConfig
 
 READY_LINE = "READY"
 EXAMPLE_V2_REQUEST = {
@@ -52,6 +52,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=Path(os.environ.get("LOCAL_MODEL_DIR", str(DEFAULT_MODEL_DIR))),
         help="directory standing in for EFS (MODEL_DIR of both functions)",
+    )
+    parser.add_argument(
+        "--loader-handler",
+        default=os.environ.get("LOCAL_LOADER_HANDLER", LOADER_HANDLER),
+        help="module.function the S3 events go to",
+    )
+    parser.add_argument(
+        "--inference-handler",
+        default=os.environ.get("LOCAL_INFERENCE_HANDLER", INFERENCE_HANDLER),
+        help="module.function the HTTP requests go to",
     )
     parser.add_argument("--ready-file", type=Path, help="write the endpoints here as JSON once the stack is up")
     parser.add_argument("--quiet", action="store_true", help="do not log each request and event")
@@ -126,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     config = StackConfig(
-        s3_port=args.s3_port, http_port=args.http_port, bucket=args.bucket, model_dir=args.model_dir, quiet=args.quiet
+        s3_port=args.s3_port,
+        http_port=args.http_port,
+        bucket=args.bucket,
+        model_dir=args.model_dir,
+        loader_handler=args.loader_handler,
+        inference_handler=args.inference_handler,
+        quiet=args.quiet,
     )
     stack = LocalStack(config)
     try:
