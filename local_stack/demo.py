@@ -108,15 +108,18 @@ def choose_ports() -> tuple[int, int]:
     return s3_port, http_port
 
 
+def upload(stack: StackProcess, model: Path, key: str) -> None:
+    print(f"$ aws --endpoint-url {stack.s3_endpoint} s3 cp {model.name} s3://{stack.bucket}/{key}")
+    print(stack.aws("s3", "cp", "--no-progress", str(model), f"s3://{stack.bucket}/{key}").stdout.strip())
+
+
 def run_demo(stack: StackProcess, logistic: Path, forest: Path) -> None:
     url = stack.inference_url
     bucket = stack.bucket
     step(f"Upload the logistic regression as s3://{bucket}/iris.joblib (model iris, version 1)")
-    print(stack.aws("s3", "cp", "--no-progress", str(logistic), f"s3://{bucket}/iris.joblib").stdout.strip())
+    upload(stack, logistic, "iris.joblib")
     step(f"Upload the random forest as s3://{bucket}/iris-forest/2/model.joblib (model iris-forest, version 2)")
-    print(
-        stack.aws("s3", "cp", "--no-progress", str(forest), f"s3://{bucket}/iris-forest/2/model.joblib").stdout.strip()
-    )
+    upload(stack, forest, "iris-forest/2/model.joblib")
 
     step("Wait until the loader has published both models")
     for path in ("/v2/models/iris/ready", "/v2/models/iris-forest/versions/2/ready"):
