@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,8 @@ MAX_GATEWAY_BODY_BYTES = 10 * 1024 * 1024
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+
+_METHOD = re.compile(r"[A-Z][A-Z-]{0,31}")
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -157,23 +160,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # A client that stops sending must not hold a worker thread for ever.
     timeout = 30
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_OPTIONS(self) -> None:
-        self._serve()
+    def __getattr__(self, name: str) -> Any:
+        # The $default route takes every method: the handler, not the gateway, decides what a method means.
+        if name.startswith("do_") and _METHOD.fullmatch(name[3:]):
+            return self._serve
+        raise AttributeError(name)
 
     def do_HEAD(self) -> None:
         self._serve(send_body=False)

@@ -211,3 +211,13 @@ def test_the_server_stays_up_after_a_failure(gateway: InferenceGateway, recorder
     recorder.answer = {"statusCode": 204}
 
     assert send(gateway, "GET", "/v2")[0] == 204
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"])
+def test_every_method_reaches_the_handler(gateway: InferenceGateway, recorder: Recorder, method: str) -> None:
+    recorder.answer = {"statusCode": 405, "body": '{"error": "method not allowed"}'}
+
+    status, _, _ = send(gateway, method, "/v2/models/iris/infer")
+
+    assert status == 405
+    assert recorder.events[0]["requestContext"]["http"]["method"] == method
