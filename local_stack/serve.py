@@ -105,6 +105,7 @@ def banner(stack: LocalStack) -> str:
             f"  curl -s {url}/v2/models/iris/infer -H 'content-type: application/json' -d {body}",
             f"  {aws} s3 rm s3://{bucket}/iris.joblib",
             "",
+            "A replaced or removed model is served until the next check of its file (MODEL_REFRESH_SECONDS).",
             "Stop with Ctrl-C.",
         ]
     )
@@ -148,7 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
     except OSError as error:
-        print(f"cannot start the local stack: {error}", file=sys.stderr)
+        print(
+            f"cannot start the local stack: {error}\n"
+            "Other ports: LOCAL_S3_PORT=... LOCAL_HTTP_PORT=... make serve (0 picks free ones).",
+            file=sys.stderr,
+        )
+        return 1
+    except (ImportError, AttributeError, TypeError, ValueError) as error:
+        print(f"cannot load a handler: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     try:
         print(banner(stack), flush=True)
