@@ -6,6 +6,7 @@ and answer, stops the stack, and exits non-zero when any step fails.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -68,6 +69,16 @@ def pretty(value: Any, indent: int = 0) -> str:
     return flat
 
 
+def rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    return value
+
+
 def species(labels: Any) -> str:
     if isinstance(labels, list) and all(isinstance(label, int) and 0 <= label < len(SPECIES) for label in labels):
         return ", ".join(SPECIES[label] for label in labels)
@@ -84,7 +95,9 @@ def call(title: str, stack: StackProcess, path: str, payload: dict[str, Any]) ->
         raise DemoFailed(
             f"{path} answered {answer.status} with a body that is not JSON: {answer.body[:200]!r}"
         ) from None
-    print(f"<<< {answer.status}\n{pretty(body)}")
+    shown = rounded(body)
+    note = "  (numbers shown to 4 significant digits)" if shown != body else ""
+    print(f"<<< {answer.status}{note}\n{pretty(shown)}")
     if answer.status != 200:
         raise DemoFailed(f"{path} answered {answer.status}: {body}")
     return body
@@ -99,13 +112,14 @@ def step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
-def choose_ports() -> tuple[int, int]:
-    s3_port = DEFAULT_S3_PORT if port_is_free(DEFAULT_S3_PORT) else 0
-    http_port = DEFAULT_HTTP_PORT if port_is_free(DEFAULT_HTTP_PORT) else 0
-    for name, default, chosen in (("S3", DEFAULT_S3_PORT, s3_port), ("HTTP", DEFAULT_HTTP_PORT, http_port)):
-        if chosen == 0:
-            print(f"Port {default} ({name}) is busy: using a free port instead.")
-    return s3_port, http_port
+def choose_port(variable: str, default: int, what: str) -> int:
+    """The port from the environment or the default; a free one when that is taken (0 always means a free one)."""
+    raw = os.environ.get(variable, "").strip()
+    wanted = int(raw) if raw.isdigit() else default
+    if wanted and not port_is_free(wanted):
+        print(f"Port {wanted} ({what}) is busy: using a free port instead.")
+        return 0
+    return wanted
 
 
 def upload(stack: StackProcess, model: Path, key: str) -> None:
@@ -159,7 +173,8 @@ def run_demo(stack: StackProcess, logistic: Path, forest: Path) -> None:
 def main() -> int:
     started = time.monotonic()
     LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
-    s3_port, http_port = choose_ports()
+    s3_port = choose_port("LOCAL_S3_PORT", DEFAULT_S3_PORT, "S3")
+    http_port = choose_port("LOCAL_HTTP_PORT", DEFAULT_HTTP_PORT, "HTTP")
     running: StackProcess | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="serverless-sklearn-demo-") as scratch:
