@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 
-from local_stack.bridge import MAX_ATTEMPTS
+from local_stack.bridge import MAX_ATTEMPTS, Sequencer
 from local_stack.process import http_request
 from local_stack.stack import LocalStack, StackConfig
 
@@ -137,3 +137,15 @@ def test_http_requests_reach_the_inference_handler_with_the_model_dir(stack: Loc
 
     assert answer.status == 200
     assert answer.json() == {"path": "/v2/health/live", "model_dir": str(stack.model_dir), "function": "inference"}
+
+
+def test_sequencers_increase_and_keep_increasing_after_a_restart() -> None:
+    before_restart = Sequencer()
+    issued = [before_restart.next() for _ in range(1000)]
+
+    after_restart = Sequencer().next()
+
+    assert issued == sorted(issued)
+    assert len(set(issued)) == len(issued)
+    assert all(len(sequencer) == 16 for sequencer in [*issued, after_restart])
+    assert after_restart > issued[-1]
