@@ -130,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        logging.getLogger("local_stack").info("%s received; stopping", signal.Signals(signum).name)
+        if stopping.is_set():
+            # A second Ctrl-C while a slow load finishes: leave at once.
+            os._exit(128 + signum)
+        logging.getLogger("local_stack").info(
+            "%s received; stopping (again to quit at once)", signal.Signals(signum).name
+        )
         stopping.set()
 
     signal.signal(signal.SIGINT, request_stop)
