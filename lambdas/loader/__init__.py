@@ -1,0 +1,1 @@
+"""The loader: copies models from S3 onto the model directory when S3 reports a created or removed object."""

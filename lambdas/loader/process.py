@@ -1,0 +1,190 @@
+"""Apply the records of one S3 event to the model directory, each on its own.
+
+Every record gets an Outcome. One bad record never stops the others:
+
+- rejected: not a model key, or not a readable record; nothing is written
+- failed:   the object cannot become a model (corrupt, wrong format, checksum mismatch); a retry cannot help
+- skipped:  a duplicate or older event than the last one applied to that key, an object overwritten or deleted
+            since the event, or an event type the loader does not act on
+- retry:    S3, the network or the file system failed; the caller raises so that Lambda retries the event
+
+Ordering: per S3 key, the last applied ``sequencer`` is kept under ``$MODEL_DIR/state``; an event whose sequencer
+is not newer is skipped. A removal leaves a tombstone, so a late PUT cannot bring a deleted model back. Events
+without a sequencer (S3-compatible emulators) are checked against S3 instead: a PUT is applied only while its
+object is still the current one, a removal only while the key is absent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError
+
+from lambdas.common.repository import InvalidKey, ModelKey, parse_key
+from lambdas.common.settings import Settings
+from lambdas.loader.errors import PermanentFailure, Superseded, TransientFailure
+from lambdas.loader.events import Action, EventShapeError, S3Record, compare_sequencers, iter_records, parse_record
+from lambdas.loader.publish import S3Reader, ensure_current, object_exists, publish_model, remove_model
+from lambdas.loader.state import KeyState, LockTimeout, model_lock, read_key_state, write_key_state
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class Status(Enum):
+    PUBLISHED = "published"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    reason: str
+    event_name: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+    model: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
+    duration_ms: float = 0.0
+
+    def log_fields(self) -> dict[str, Any]:
+        fields = {
+            "status": self.status.value,
+            "reason": self.reason,
+            "event_name": self.event_name,
+            "bucket": self.bucket,
+            "key": self.key,
+            "model": self.model,
+            "duration_ms": round(self.duration_ms, 1),
+            **self.details,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {status.value: sum(o.status is status for o in self.outcomes) for status in Status}
+
+    @property
+    def needs_retry(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status is Status.RETRY]
+
+
+def process_event(
+    s3: S3Reader,
+    event: Mapping[str, Any],
+    settings: Settings,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    report: Callable[[Outcome], None] | None = None,
+) -> Summary:
+    """Apply every record of ``event``; ``report`` sees each outcome as soon as it is known."""
+    summary = Summary()
+    for raw in iter_records(event):
+        outcome = process_record(s3, raw, settings, lock_timeout=lock_timeout)
+        summary.outcomes.append(outcome)
+        if report is not None:
+            report(outcome)
+    return summary
+
+
+def process_record(
+    s3: S3Reader, raw: Mapping[str, Any], settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> Outcome:
+    started = time.monotonic()
+    outcome = _process(s3, raw, settings, lock_timeout)
+    return _with_duration(outcome, started)
+
+
+def _process(s3: S3Reader, raw: Mapping[str, Any], settings: Settings, lock_timeout: float) -> Outcome:
+    try:
+        record = parse_record(raw)
+    except EventShapeError as error:
+        return Outcome(Status.REJECTED, f"not an S3 notification record: {error}")
+    obj = record.object
+    where: dict[str, Any] = {"event_name": record.event_name, "bucket": obj.bucket, "key": obj.key}
+    if record.action is Action.OTHER:
+        return Outcome(Status.SKIPPED, "the loader acts on ObjectCreated and ObjectRemoved events only", **where)
+    try:
+        target = parse_key(obj.key, settings.model_prefix, settings.allowed_suffixes)
+    except InvalidKey as error:
+        return Outcome(Status.REJECTED, f"invalid model key: {error}", **where)
+    where["model"] = f"{target.name}/{target.version}"
+    try:
+        with model_lock(settings.model_dir, target.name, lock_timeout):
+            return _apply(s3, record, target, settings.model_dir, where)
+    except (TransientFailure, LockTimeout, OSError, BotoCoreError) as error:
+        return Outcome(Status.RETRY, f"{type(error).__name__}: {error}", error=error, **where)
+    except Exception as error:  # an unforeseen fault: keep the event by retrying it rather than dropping it
+        return Outcome(Status.RETRY, f"unexpected {type(error).__name__}: {error}", error=error, **where)
+
+
+def _apply(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, where: dict[str, Any]) -> Outcome:
+    obj = record.object
+    last = read_key_state(model_dir, obj.bucket, obj.key) if obj.sequencer else None
+    if obj.sequencer and last is not None:
+        order = compare_sequencers(obj.sequencer, last.sequencer)
+        if order == 0:
+            return Outcome(Status.SKIPPED, "duplicate of the last applied event", **where)
+        if order < 0:
+            after = "a delete" if last.deleted else "an upload"
+            return Outcome(Status.SKIPPED, f"older than the last applied event ({after})", **where)
+    try:
+        if record.action is Action.CREATED:
+            outcome = _publish(s3, record, target, model_dir, where)
+        else:
+            outcome = _remove(s3, record, target, model_dir, where)
+            if record.removes_one_version and outcome.status is not Status.DELETED:
+                # The key still has its current version in S3: no tombstone that would block its later events.
+                return outcome
+    except Superseded as error:
+        return Outcome(Status.SKIPPED, f"superseded: {error}", **where)
+    except PermanentFailure as error:
+        outcome = Outcome(Status.FAILED, f"{type(error).__name__}: {error}", **where)
+    if obj.sequencer:
+        deleted = record.action is Action.REMOVED
+        write_key_state(model_dir, obj.bucket, obj.key, KeyState(sequencer=obj.sequencer, deleted=deleted))
+    return outcome
+
+
+def _publish(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, where: dict[str, Any]) -> Outcome:
+    if not record.object.sequencer:
+        ensure_current(s3, record.object)
+    published = publish_model(s3, record.object, target, model_dir)
+    metadata = published.metadata
+    details: dict[str, Any] = {
+        "size": metadata["size"],
+        "sha256": metadata["sha256"],
+        "feature_count": metadata["feature_count"],
+        "estimator": metadata["validation"]["estimator"],
+    }
+    if published.stale_files_removed:
+        details["stale_files_removed"] = published.stale_files_removed
+    if metadata["validation"]["warnings"]:
+        details["load_warnings"] = metadata["validation"]["warnings"]
+    return Outcome(Status.PUBLISHED, "published", details=details, **where)
+
+
+def _remove(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, where: dict[str, Any]) -> Outcome:
+    obj = record.object
+    if not obj.sequencer and object_exists(s3, obj):
+        raise Superseded(f"{obj.key} exists again in S3")
+    only_version = obj.version_id if record.removes_one_version else None
+    removed = remove_model(obj, target, model_dir, only_version_id=only_version)
+    return Outcome(Status.DELETED if removed.removed else Status.SKIPPED, removed.reason, **where)
+
+
+def _with_duration(outcome: Outcome, started: float) -> Outcome:
+    return replace(outcome, duration_ms=(time.monotonic() - started) * 1000)

@@ -1,0 +1,315 @@
+"""Publishing one S3 object as a model version, and removing it again.
+
+A publish streams the object into a temporary file in the target version directory (memory stays flat whatever the
+object's size), fsyncs it, checks its size and declared SHA-256, loads it as a model, writes ``metadata.json``
+atomically and only then renames the file over ``model<suffix>``. Readers see the old model or the new one, never a
+partial file; a model that fails any check is never published and the previous one keeps serving.
+
+Two keys can name the same version (``iris.joblib`` and ``iris.skops`` are both ``iris`` version 1, and so is
+``iris/1/model.joblib``). A version directory holds one model: the one published last wins and replaces a model file
+of another format. A removal only takes away the model that the removed key itself published, so deleting
+``iris.joblib`` leaves a version that ``iris.skops`` has since replaced untouched.
+
+The caller holds the model's lock (see ``state.model_lock``), so temporary files found in the directory belong to a
+crashed run and are removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lambdas.common.models import ModelLoadError, check_estimator, load_model
+from lambdas.common.repository import (
+    METADATA_FILE,
+    MODEL_FILES,
+    ModelKey,
+    find_model_file,
+    read_metadata,
+    version_dir,
+)
+from lambdas.loader.errors import (
+    ChecksumMismatch,
+    ModelInvalid,
+    ObjectGone,
+    PermanentFailure,
+    Superseded,
+    TransientFailure,
+)
+from lambdas.loader.events import ObjectRef
+from lambdas.loader.files import fsync_dir, remove_temp_files, temp_path, write_all, write_atomically
+
+CHUNK_BYTES = 1 << 20
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "skops")
+_GONE_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket"})
+_SUPERSEDED_CODES = frozenset({"412", "PreconditionFailed"})
+# 403 is a deployment problem (policy, key permissions) rather than a bad object: keep the event by retrying it.
+_RETRY_CODES = frozenset({"403", "AccessDenied", "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"})
+
+
+class S3Reader(Protocol):
+    """The two S3 calls the loader makes (a boto3 S3 client satisfies it)."""
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    metadata: dict[str, Any]
+    stale_files_removed: list[str]
+
+
+@dataclass(frozen=True)
+class Removed:
+    removed: bool
+    reason: str
+
+
+def call_s3(operation: str, function: Any, **kwargs: Any) -> dict[str, Any]:
+    """Call S3 and map its failures: gone or overwritten objects, permanent refusals, and transient errors."""
+    try:
+        response: dict[str, Any] = function(**kwargs)
+    except ClientError as error:
+        raise classify_client_error(operation, error) from error
+    except BotoCoreError as error:
+        raise TransientFailure(f"{operation}: {type(error).__name__}: {error}") from error
+    return response
+
+
+def classify_client_error(operation: str, error: ClientError) -> Exception:
+    details = error.response.get("Error", {})
+    code = str(details.get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    message = f"{operation}: {code or status}: {details.get('Message', '')}".rstrip(": ")
+    if code in _GONE_CODES or status == 404:
+        return ObjectGone(message)
+    if code in _SUPERSEDED_CODES or status == 412:
+        return Superseded(message)
+    if code in _RETRY_CODES or status in (403, 429) or status >= 500 or not status:
+        return TransientFailure(message)
+    return PermanentFailure(message)
+
+
+def ensure_current(s3: S3Reader, obj: ObjectRef) -> None:
+    """Raise Superseded unless the object the event names is still the current one in S3.
+
+    Used for events without a sequencer (S3-compatible emulators): without it, a late event could otherwise
+    publish bytes that have since been overwritten or deleted.
+    """
+    head = call_s3("HeadObject", s3.head_object, Bucket=obj.bucket, Key=obj.key)
+    if obj.version_id and head.get("VersionId") not in (None, obj.version_id):
+        raise Superseded(f"{obj.key} has a newer version than {obj.version_id}")
+    if not obj.version_id and obj.etag and _etag(head.get("ETag")) != _etag(obj.etag):
+        raise Superseded(f"{obj.key} was overwritten since this event")
+
+
+def object_exists(s3: S3Reader, obj: ObjectRef) -> bool:
+    try:
+        call_s3("HeadObject", s3.head_object, Bucket=obj.bucket, Key=obj.key)
+    except ObjectGone:
+        return False
+    return True
+
+
+def _etag(value: Any) -> str:
+    return str(value or "").strip('"')
+
+
+def publish_model(s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Path) -> Published:
+    """Stream ``obj`` into ``model_dir`` as ``target`` and publish it atomically; see the module docstring."""
+    directory = version_dir(model_dir, target.name, target.version)
+    directory.mkdir(parents=True, exist_ok=True)
+    stale = remove_temp_files(directory)
+    request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, "ChecksumMode": "ENABLED"}
+    if obj.version_id:
+        request["VersionId"] = obj.version_id
+    elif obj.etag:
+        request["IfMatch"] = obj.etag
+    response = call_s3("GetObject", s3.get_object, **request)
+    final = directory / target.filename
+    temp = temp_path(final)
+    try:
+        size, digest = _download(response, temp)
+        declared = _declared_sha256(response)
+        if declared is not None and declared[1] != digest:
+            raise ChecksumMismatch(
+                f"SHA-256 from {declared[0]} is {declared[1].hex()}, the bytes read hash to {digest.hex()}"
+            )
+        feature_count, validation = _validate(temp)
+        metadata = {
+            "name": target.name,
+            "version": target.version,
+            "format": target.suffix.lstrip("."),
+            "file": target.filename,
+            "source_bucket": obj.bucket,
+            "source_key": obj.key,
+            "version_id": response.get("VersionId") or obj.version_id,
+            "etag": _etag(response.get("ETag") or obj.etag),
+            "sequencer": obj.sequencer,
+            "event_time": obj.event_time,
+            "size": size,
+            "sha256": digest.hex(),
+            "sha256_verified_against": declared[0] if declared else None,
+            "libraries": library_versions(),
+            "feature_count": feature_count,
+            "validation": validation,
+            "published_at": datetime.now(UTC).isoformat(),
+        }
+        # Metadata first: a reader that loads the old model with the new metadata sees the model file change next
+        # and reloads; the other order could pair a new model with stale metadata for good.
+        write_atomically(directory / METADATA_FILE, _json(metadata))
+        temp.replace(final)
+        for other in MODEL_FILES:
+            if other != target.filename:
+                (directory / other).unlink(missing_ok=True)
+        fsync_dir(directory)
+    finally:
+        temp.unlink(missing_ok=True)
+    return Published(path=final, metadata=metadata, stale_files_removed=stale)
+
+
+def _download(response: dict[str, Any], temp: Path) -> tuple[int, bytes]:
+    """Copy the response body into ``temp`` chunk by chunk, fsync it; return its size and SHA-256."""
+    body = response["Body"]
+    hasher = hashlib.sha256()
+    size = 0
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        try:
+            for chunk in _chunks(body):
+                hasher.update(chunk)
+                write_all(fd, chunk)
+                size += len(chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        body.close()
+    expected = response.get("ContentLength")
+    if isinstance(expected, int) and size != expected:
+        raise TransientFailure(f"download ended after {size} of {expected} bytes")
+    return size, hasher.digest()
+
+
+def _chunks(body: Any) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(CHUNK_BYTES)
+    except BotoCoreError as error:
+        raise TransientFailure(f"reading the object failed: {type(error).__name__}: {error}") from error
+
+
+def _declared_sha256(response: dict[str, Any]) -> tuple[str, bytes] | None:
+    """The SHA-256 the object declares: its full-object S3 checksum, else its ``sha256`` user metadata."""
+    checksum = response.get("ChecksumSHA256")
+    # A multipart upload's composite checksum ("...-<parts>") is a hash of part hashes: not comparable.
+    if isinstance(checksum, str) and "-" not in checksum and response.get("ChecksumType") != "COMPOSITE":
+        try:
+            raw = base64.b64decode(checksum, validate=True)
+        except binascii.Error:
+            raw = b""
+        if len(raw) == hashlib.sha256().digest_size:
+            return "ChecksumSHA256", raw
+    declared = (response.get("Metadata") or {}).get("sha256")
+    if not isinstance(declared, str) or not declared.strip():
+        return None
+    return "sha256 metadata", _parse_digest(declared.strip())
+
+
+def _parse_digest(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != hashlib.sha256().digest_size:
+        raise PermanentFailure(f"sha256 metadata {text[:80]!r} is neither a hex nor a base64 SHA-256 digest")
+    return raw
+
+
+def _validate(path: Path) -> tuple[int | None, dict[str, Any]]:
+    """Load the file as the inference function will; raise ModelInvalid with the reason when it cannot serve."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = load_model(path)
+            feature_count = check_estimator(model)
+        except ModelLoadError as error:
+            raise ModelInvalid(str(error).replace(path.name, "model file")) from error
+    model_type = type(model)
+    return feature_count, {
+        "result": "loaded",
+        "estimator": f"{model_type.__module__}.{model_type.__qualname__}",
+        "trained_with_sklearn": getattr(model, "_sklearn_version", None),
+        # e.g. scikit-learn's InconsistentVersionWarning when the model was saved by another version
+        "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:20],
+    }
+
+
+@cache
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, indent=2, sort_keys=True).encode()
+
+
+def remove_model(obj: ObjectRef, target: ModelKey, model_dir: Path, *, only_version_id: str | None = None) -> Removed:
+    """Remove the model that ``obj`` published as ``target``; drop the version directory once it holds no model.
+
+    ``only_version_id``: for the permanent delete of one S3 object version, remove the model only when it was
+    published from that version.
+    """
+    directory = version_dir(model_dir, target.name, target.version)
+    if not directory.is_dir():
+        return Removed(False, "version is not published")
+    remove_temp_files(directory)
+    metadata = read_metadata(directory)
+    if metadata is not None:
+        if (metadata.get("source_bucket"), metadata.get("source_key")) != (obj.bucket, obj.key):
+            return Removed(False, f"version is published from another key: {metadata.get('source_key')!r}")
+        if only_version_id and metadata.get("version_id") not in (None, only_version_id):
+            return Removed(False, "the removed S3 version is not the published one")
+    model_file = directory / target.filename
+    existed = model_file.is_file()
+    model_file.unlink(missing_ok=True)
+    if find_model_file(directory) is None:
+        (directory / METADATA_FILE).unlink(missing_ok=True)
+        _remove_empty_dir(directory)
+        _remove_empty_dir(directory.parent)
+        fsync_dir(directory.parent.parent if not directory.parent.exists() else directory.parent)
+    else:
+        fsync_dir(directory)
+    return Removed(existed, "removed" if existed else "model file was already gone")
+
+
+def _remove_empty_dir(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except FileNotFoundError:
+        return
+    except OSError:
+        # Not empty: a file the loader does not own, or another version of the model.
+        return
