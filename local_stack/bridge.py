@@ -47,7 +47,7 @@ class S3EventBridge:
         failure_queue_url: str,
         loader: LocalFunction,
         *,
-        poll_seconds: int = 1,
+        poll_seconds: float = 0.2,
         retry_delay_seconds: int = 1,
     ) -> None:
         self._thread = threading.Thread(target=self._run, name="s3-event-bridge", daemon=True)
@@ -78,7 +78,7 @@ class S3EventBridge:
                 reply = self._sqs.receive_message(
                     QueueUrl=self._queue_url,
                     MaxNumberOfMessages=10,
-                    WaitTimeSeconds=self._poll_seconds,
+                    WaitTimeSeconds=0,
                     MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 )
             except Exception:
@@ -87,7 +87,11 @@ class S3EventBridge:
                 log.exception("cannot read the S3 event queue; retrying")
                 self._stopping.wait(1)
                 continue
-            for message in reply.get("Messages", []):
+            messages = reply.get("Messages", [])
+            if not messages:
+                # Short polls of the in-process queue: an event is picked up, and a stop noticed, within one interval.
+                self._stopping.wait(self._poll_seconds)
+            for message in messages:
                 if self._stopping.is_set():
                     return
                 self._deliver(message)

@@ -109,7 +109,7 @@ def running_stack(
     env: Mapping[str, str] | None = None,
     startup_timeout: float = 60.0,
 ) -> Iterator[StackProcess]:
-    """Start the stack, wait until it is ready (bounded), yield it, and always stop it."""
+    """Start the stack, wait until it is ready (bounded), yield it, and always stop it; it must exit with 0."""
     with tempfile.TemporaryDirectory(prefix="local-stack-") as scratch:
         ready_file = Path(scratch) / "ready.json"
         log_file = log_path or Path(scratch) / "stack.log"
@@ -142,7 +142,9 @@ def running_stack(
             yield stack
         finally:
             if stack is not None:
-                stack.stop()
+                code = stack.stop()
+                if code != 0:
+                    raise StackError(f"the local stack exited with {code}:\n{stack.log_tail()}")
             elif process.poll() is None:
                 process.kill()
                 process.wait(5)
