@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 from local_stack.functions import LocalFunction
 
@@ -112,7 +113,7 @@ class S3EventBridge:
             self._add_sequencers(message_id, records)
             for record in records:
                 obj = record.get("s3", {}).get("object", {}) if isinstance(record, dict) else {}
-                log.info("loader <- %s %s", record.get("eventName"), obj.get("key"))
+                log.info("loader <- %s %s", record.get("eventName"), unquote_plus(str(obj.get("key", ""))))
         try:
             result = self._loader.invoke(event)
         except Exception:
