@@ -32,4 +32,13 @@ lint: venv ## ruff and mypy
 pytest: venv ## Python tests (unit, moto, end to end)
 	$(PY) -m pytest
 
-test: lint pytest ## Everything CI runs
+test: lint hadolint image-test pytest ## Everything CI runs
+
+# Container image: lint the Dockerfiles; build the image without a Docker engine and run both handlers inside it.
+.PHONY: hadolint image-test
+
+hadolint: venv ## Lint the Dockerfiles
+	$(VENV)/bin/hadolint docker/Dockerfile scripts/image/base.Dockerfile
+
+image-test: venv ## Build the image with buildah on a local Lambda-like base and run both handlers in it
+	PYTHON=$(PY) scripts/image-test.sh

@@ -1,0 +1,107 @@
+"""Reading a request body: size first, then media type, then strict JSON (no NaN or Infinity)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lambdas.inference.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+class _NonFiniteConstant(ValueError):
+    pass
+
+
+def _reject_constant(token: str) -> Any:
+    raise _NonFiniteConstant(token)
+
+
+# Built once: json.loads with options would build a new decoder on every request.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """A header's value by case-insensitive name. HTTP API and function URLs lower-case names; REST does not."""
+    if not isinstance(headers, Mapping) or not headers:
+        return None
+    value = headers.get(name)
+    if value is None:
+        for key, candidate in headers.items():
+            if isinstance(key, str) and key.lower() == name:
+                value = candidate
+                break
+    return value if isinstance(value, str) else None
+
+
+def check_media_type(content_type: str | None) -> None:
+    """A body is JSON unless its Content-Type says otherwise; a missing Content-Type is accepted."""
+    if content_type is None:
+        return
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type!r}")
+
+
+def body_text(body: Any, is_base64: bool, max_bytes: int) -> str:
+    """The body as text, refusing anything over max_bytes before decoding more than needed."""
+    if body is None:
+        return ""
+    if not isinstance(body, str):
+        raise BadRequest("event body must be a string")
+    if is_base64:
+        # Four base64 characters carry three bytes: refuse from the encoded length before decoding.
+        if (len(body) // 4) * 3 > max_bytes + 3:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("request body is not valid base64") from None
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsupportedMediaType("request body is not UTF-8 JSON") from None
+    if len(body) > max_bytes:  # every character takes at least one byte
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    if not body.isascii():
+        try:
+            size = len(body.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise UnsupportedMediaType("request body is not UTF-8 JSON") from None
+        if size > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    return body
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: a body that does not parse is 415, NaN/Infinity and deep nesting are 400."""
+    if not text or text.isspace():
+        raise BadRequest("request body is empty; send a JSON object")
+    try:
+        return _DECODER.decode(text)
+    except _NonFiniteConstant as constant:
+        raise BadRequest(f"{constant} is not a JSON number; send finite numbers only") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise UnsupportedMediaType(f"request body is not valid JSON: {error}") from None
+    except ValueError as error:  # an integer literal longer than Python converts
+        raise BadRequest(f"request body holds an unusable number: {error}") from None
+
+
+def read_json_object(
+    body: Any, is_base64: bool, content_type: str | None, max_bytes: int, *, optional: bool = False
+) -> dict[str, Any]:
+    """The request body as a JSON object, checked in the order size, media type, syntax, top-level type."""
+    text = body_text(body, is_base64, max_bytes)
+    if optional and (not text or text.isspace()):
+        return {}
+    check_media_type(content_type)
+    document = parse_json(text)
+    if not isinstance(document, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(document).__name__}")
+    return document

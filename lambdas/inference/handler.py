@@ -1,0 +1,124 @@
+"""Lambda entry point of the inference function: one handler for API Gateway HTTP API (payload 2.0), REST API
+(payload 1.0) and Lambda function URL events.
+
+Every route is served by Powertools' resolvers. The four prediction routes are also matched here first and answered
+directly by the same functions: the resolver's per-request work (event wrapping, route scan, middleware chain,
+header normalisation for compression) costs about as much again as a one-row LogisticRegression.predict, and
+predictions are the requests whose latency matters. Tests check that both paths give the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    LambdaFunctionUrlResolver,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.common.settings import Settings
+from lambdas.inference.errors import InferenceError
+from lambdas.inference.observability import count, flush, logger
+from lambdas.inference.routes import configure, predict, rejection, router, server_fault
+
+__all__ = ["configure", "lambda_handler"]
+
+UNSUPPORTED_EVENT = (
+    "unsupported event: expected an API Gateway HTTP API (payload 2.0), REST API (payload 1.0) "
+    "or Lambda function URL request"
+)
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_PREDICTION_PATH = re.compile(
+    r"/(?:v2/models/(?P<v2>[^/]+?)(?:/versions/(?P<version>[^/]+))?/infer"
+    r"|v1/models/(?P<v1>[^/]+?):predict"
+    r"|(?P<original>inference))"
+)
+
+_http_api = APIGatewayHttpResolver()
+_rest_api = APIGatewayRestResolver()
+_function_url = LambdaFunctionUrlResolver()
+for _resolver in (_http_api, _rest_api, _function_url):
+    _resolver.include_router(router)
+
+# Powertools keeps the current event in class attributes, so one request is resolved at a time per process.
+# Lambda sends one request at a time anyway; this keeps threaded callers (local server, tests) correct.
+_resolve_lock = threading.Lock()
+
+configure(Settings.from_env())
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    request = _classify(event)
+    # Only the request id is attached (not the whole context): cheaper per request, and works without a context.
+    with _resolve_lock:
+        logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+        try:
+            if request is None:
+                count("RequestRejected")
+                logger.warning(UNSUPPORTED_EVENT)
+                return _response(400, {"error": UNSUPPORTED_EVENT}, {})
+            resolver, method, path = request
+            match = _PREDICTION_PATH.fullmatch(path) if method == "POST" else None
+            if match is not None:
+                return _predict(event, match, context)
+            return resolver.resolve(event, context)  # type: ignore[arg-type]
+        except Exception:  # the routes answer their own errors: this is a fault around them, e.g. an odd event
+            status, body = server_fault(context)
+            return _response(status, body, {})
+        finally:
+            flush()
+
+
+def _predict(event: dict[str, Any], match: re.Match[str], context: LambdaContext | None) -> dict[str, Any]:
+    name, version, v1_name = match.group("v2", "version", "v1")
+    try:
+        if name is not None:
+            result = predict(event, "v2", name, version)
+        elif v1_name is not None:
+            result = predict(event, "v1", v1_name, None)
+        else:
+            result = predict(event, "original", None, None)
+    except InferenceError as error:
+        return _response(*rejection(error))
+    except Exception:
+        status, body = server_fault(context)
+        return _response(status, body, {})
+    return _response(200, result, {})
+
+
+def _response(status: int, body: Any, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**_JSON_HEADERS, **headers},
+        "body": _ENCODER.encode(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _classify(event: Any) -> tuple[ApiGatewayResolver, str, str] | None:
+    """The resolver for an event's format, with its method and path (stage stripped as Powertools does)."""
+    if not isinstance(event, dict):
+        return None
+    context, headers = event.get("requestContext"), event.get("headers")
+    if not isinstance(context, dict) or not isinstance(headers, dict | None):
+        return None
+    http = context.get("http")
+    if event.get("version") == "2.0" and isinstance(http, dict):
+        method, raw_path, stage = http.get("method"), event.get("rawPath"), context.get("stage")
+        if not isinstance(method, str) or not isinstance(raw_path, str) or not isinstance(stage, str):
+            return None
+        path = raw_path[len(stage) + 1 :] if stage != "$default" else raw_path
+        domain = context.get("domainName")
+        resolver = _function_url if isinstance(domain, str) and ".lambda-url." in domain else _http_api
+        return resolver, method.upper(), path
+    rest_method, rest_path = event.get("httpMethod"), event.get("path")
+    if isinstance(rest_method, str) and isinstance(rest_path, str):
+        return _rest_api, rest_method.upper(), rest_path
+    return None

@@ -1,0 +1,176 @@
+"""Turning request data into the 2-D feature arrays scikit-learn expects, and predictions back into typed tensors.
+
+Every size is checked against the data actually sent before anything is allocated, so a declared shape can never
+make the function allocate more than the request body already holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lambdas.inference.errors import BadRequest
+
+# Far above what a body under the 6 MiB request cap can carry; guards the shape product before any comparison.
+MAX_ELEMENTS = 1 << 24
+
+_NUMERIC_DTYPES: dict[str, type[np.generic]] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+}
+DATATYPES = (*_NUMERIC_DTYPES, "BYTES")
+_DTYPE_OF_DATATYPE = {name: np.dtype(dtype) for name, dtype in _NUMERIC_DTYPES.items()}
+_DATATYPE_OF_DTYPE = {dtype: name for name, dtype in _DTYPE_OF_DATATYPE.items()}
+_FLOAT64 = np.dtype(np.float64)
+
+Array = npt.NDArray[Any]
+
+
+def datatype_of(dtype: np.dtype[Any]) -> str:
+    """The V2 datatype name for a numpy dtype; strings and objects travel as BYTES."""
+    return _DATATYPE_OF_DTYPE.get(dtype, "BYTES")
+
+
+def v2_input(tensor: Any, feature_count: int | None) -> Array:
+    """One V2 input tensor as a feature array, checked against its declared shape, datatype and the model."""
+    if not isinstance(tensor, dict):
+        raise BadRequest("each input must be an object with name, shape, datatype and data")
+    if not isinstance(tensor.get("name"), str):
+        raise BadRequest("input 'name' must be a string")
+    if not isinstance(tensor.get("parameters", {}), dict):
+        raise BadRequest("input 'parameters' must be an object")
+    shape = _shape(tensor.get("shape"))
+    datatype = tensor.get("datatype")
+    if datatype not in DATATYPES:
+        raise BadRequest(f"input 'datatype' must be one of {', '.join(DATATYPES)}")
+    data = tensor.get("data")
+    if not isinstance(data, list):
+        raise BadRequest("input 'data' must be a list, flat or nested")
+    expected = _product(shape)
+    array = _as_array(data)
+    if array.size != expected:
+        raise BadRequest(f"shape {shape} holds {expected} elements but data has {array.size}")
+    if array.ndim > 1 and array.shape != tuple(shape):
+        raise BadRequest(f"nested data has shape {list(array.shape)}, declared shape is {shape}")
+    typed = _typed(array.reshape(shape), datatype)
+    return _features(typed, feature_count)
+
+
+def instances(rows: Any, feature_count: int | None, field: str) -> Array:
+    """Rows of a V1 or original-format request as a feature array: numbers, or strings for text pipelines."""
+    if not isinstance(rows, list) or not rows:
+        raise BadRequest(f"'{field}' must be a non-empty list of rows")
+    array = _as_array(rows)
+    if array.size > MAX_ELEMENTS:
+        raise BadRequest(f"'{field}' has {array.size} values; the limit is {MAX_ELEMENTS}")
+    kind = array.dtype.kind
+    if kind in "iuf":
+        array = _finite(array.astype(np.float64, copy=False))
+    elif kind != "U":
+        raise BadRequest(f"'{field}' must hold numbers (or strings for text models)")
+    return _features(array, feature_count)
+
+
+def output_tensor(name: str, values: Array) -> dict[str, Any]:
+    """A prediction as a V2 output tensor: shape, datatype from its dtype, data flattened row-major."""
+    return {
+        "name": name,
+        "shape": list(values.shape),
+        "datatype": datatype_of(values.dtype),
+        "data": json_values(values.reshape(-1)),
+    }
+
+
+def json_values(values: Array) -> list[Any]:
+    """Plain JSON values (nested like the array): non-finite floats become null, other objects their text."""
+    kind = values.dtype.kind
+    if kind == "f" and not np.isfinite(values).all():
+        as_objects = values.astype(object)
+        as_objects[~np.isfinite(values)] = None
+        return list(as_objects.tolist())
+    if kind in "biufU":
+        return list(values.tolist())
+    return list(values.astype(str).tolist())
+
+
+def _shape(shape: Any) -> list[int]:
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 2:
+        raise BadRequest("input 'shape' must be [rows, features] (or [rows] for text models)")
+    for size in shape:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise BadRequest(f"input 'shape' must hold positive integers, got {shape}")
+    return shape
+
+
+def _product(shape: list[int]) -> int:
+    product = 1
+    for size in shape:
+        product *= size
+        if product > MAX_ELEMENTS:
+            raise BadRequest(f"shape {shape} exceeds the limit of {MAX_ELEMENTS} elements")
+    return product
+
+
+def _as_array(data: list[Any]) -> Array:
+    try:
+        return np.asarray(data)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise BadRequest("data must be a rectangular array of scalars") from None
+
+
+def _typed(array: Array, datatype: str) -> Array:
+    kind = array.dtype.kind
+    if datatype == "BYTES":
+        if kind != "U":
+            raise BadRequest("BYTES data must be strings")
+        return array
+    if datatype == "BOOL":
+        if kind != "b":
+            raise BadRequest("BOOL data must be true or false")
+        return array
+    target = _DTYPE_OF_DATATYPE[datatype]
+    if target.kind == "f":
+        if kind not in "iuf":
+            raise BadRequest(f"{datatype} data must be numbers")
+        if target == _FLOAT64 or array.dtype == target:
+            return _finite(array.astype(target, copy=False))
+        with np.errstate(over="ignore"):  # a narrowing overflow becomes inf, which _finite refuses
+            return _finite(array.astype(target))
+    if kind not in "iu":
+        raise BadRequest(f"{datatype} data must be integers")
+    limits = np.iinfo(target)
+    if int(array.min()) < limits.min or int(array.max()) > limits.max:
+        raise BadRequest(f"{datatype} data must lie in [{limits.min}, {limits.max}]")
+    return array.astype(target, copy=False)
+
+
+def _finite(array: Array) -> Array:
+    if not np.isfinite(array).all():
+        raise BadRequest("data must be finite numbers (a value overflows its datatype)")
+    return array
+
+
+def _features(array: Array, feature_count: int | None) -> Array:
+    if array.ndim == 2:
+        if feature_count is not None and array.shape[1] != feature_count:
+            raise BadRequest(f"the model expects {feature_count} features per row, got {array.shape[1]}")
+        return array
+    if array.ndim == 1 and feature_count is None:
+        if array.dtype.kind != "U":
+            raise BadRequest("a list of single values is for text models: send strings, or rows of numbers")
+        return array
+    if feature_count is None:
+        raise BadRequest(f"data must be a list of rows, got {array.ndim} dimensions")
+    raise BadRequest(f"data must be rows of {feature_count} features, got {array.ndim} dimension(s)")

@@ -1,0 +1,365 @@
+"""Proves the built image serves models end to end, with both handlers running inside it.
+
+    proof.py --image IMAGE -- buildah --root ... --storage-driver vfs
+
+1. Starts an S3 emulator (moto) from the project venv on 127.0.0.1 on a free port and uploads a small trained
+   model twice: as iris.joblib (version 1) and as iris/2/model.skops (version 2).
+2. Inside the image, as the EFS access point's user, with a host directory mounted as the model directory, runs the
+   loader handler on the S3 ObjectCreated event for both uploads: it publishes them into the mounted directory.
+3. Inside the image again, runs the handler named by the image's CMD on HTTP API (payload 2.0) events for
+   POST /v2/models/iris/infer and /v2/models/iris/versions/1/infer, and checks the predictions against the model's.
+It also checks that the CMD is the agreed inference handler, that no installed wheel needs a newer glibc than
+Lambda's, and that the build's CA bundle did not end up in the image. It prints the image's uncompressed size, the
+handlers' import times and the inference calls' durations inside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EVENTS = ROOT / "tests" / "events"
+REGION = "us-east-1"
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+BUCKET = "image-test-models"
+MODEL = "iris"
+# Uploaded keys and where the loader publishes them under models/: both key layouts, both model formats.
+UPLOADS = {f"{MODEL}.joblib": f"{MODEL}/1/model.joblib", f"{MODEL}/2/model.skops": f"{MODEL}/2/model.skops"}
+RUN_TIMEOUT_SECONDS = 180
+SERVER_START_SECONDS = 30
+EFS_UID = 1001
+CONTAINER_PREFIX = "image-test-"
+INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
+LOADER_HANDLER = "lambdas.loader.handler.lambda_handler"
+# Amazon Linux 2023, under the Lambda Python 3.13 base, has glibc 2.34. A build on a newer local base could pick
+# wheels that need a newer glibc and would fail to import on Lambda.
+LAMBDA_GLIBC = (2, 34)
+CA_BUNDLE = Path(os.environ.get("CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
+MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
+
+
+class ProofFailed(Exception):
+    """The image did not do what a deployment relies on; the message says what."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server(log_path: Path) -> Iterator[str]:
+    """An S3 emulator on a free loopback port; retried on a new port if another process took the first one."""
+    for _attempt in range(3):
+        port = free_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        with log_path.open("ab") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **FAKE_AWS},
+            )
+        try:
+            if _wait_until_serving(server, ("127.0.0.1", port)):
+                yield endpoint
+                return
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+    raise ProofFailed(f"moto server did not start; see {log_path}")
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], address: tuple[str, int]) -> bool:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(address, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def train_model(paths: dict[str, Path]) -> tuple[list[list[float]], list[int]]:
+    """A small classifier saved in each upload's format; returns sample rows and the labels it predicts for them."""
+    import joblib
+    import skops.io
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    for path in paths.values():
+        if path.suffix == ".skops":
+            skops.io.dump(model, path)
+        else:
+            joblib.dump(model, path)
+    rows = features[[0, 60, 120]]
+    return rows.tolist(), [int(label) for label in model.predict(rows)]
+
+
+def s3_created_record(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
+    """An ObjectCreated:Put record from the fixture (tests/events/s3_put.json) for an object that exists."""
+    from urllib.parse import quote_plus
+
+    event: dict[str, Any] = json.loads((EVENTS / "s3_put.json").read_text(encoding="utf-8"))
+    record: dict[str, Any] = event["Records"][0]
+    record["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    record["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+    record["s3"]["object"] = {
+        "key": quote_plus(key),
+        "size": head["ContentLength"],
+        "eTag": head["ETag"].strip('"'),
+        "versionId": head["VersionId"],
+        # S3 sequencers are hexadecimal and grow with each event for a key.
+        "sequencer": f"{time.time_ns():018X}",
+    }
+    return record
+
+
+def http_api_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The API Gateway HTTP API (payload 2.0) POST fixture (tests/events/http_post.json) for a path and body."""
+    event: dict[str, Any] = json.loads((EVENTS / "http_post.json").read_text(encoding="utf-8"))
+    text = json.dumps(body)
+    now = time.time()
+    event.update(rawPath=path, body=text, isBase64Encoded=False)
+    event["headers"]["content-length"] = str(len(text.encode()))
+    event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["time"] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+    event["requestContext"]["timeEpoch"] = int(now * 1000)
+    return event
+
+
+class Image:
+    """The built image in the local buildah store."""
+
+    def __init__(self, buildah: Sequence[str], image: str) -> None:
+        self.buildah = list(buildah)
+        self.image = image
+
+    def layer_sizes(self) -> list[int]:
+        """Uncompressed sizes of the image's layers, base first (the local store keeps layers as plain tars)."""
+        manifest = json.loads(self._inspect()["Manifest"])
+        return [int(layer["size"]) for layer in manifest["layers"]]
+
+    def command(self) -> list[str]:
+        """The image's CMD: the handler the Lambda runtime calls unless the function overrides it."""
+        config = json.loads(self._inspect()["Config"])
+        return list(config["config"].get("Cmd") or [])
+
+    def _inspect(self) -> dict[str, Any]:
+        inspected: dict[str, Any] = json.loads(self.buildah_output("inspect", "--type", "image", self.image))
+        return inspected
+
+    def container(self) -> str:
+        """A working container of the image, kept between runs: creating one copies the whole image (vfs storage).
+
+        The handlers run as a non-root user that cannot write to the image's files, so a kept container stays as
+        the image made it. Containers of older images are removed.
+        """
+        image_id = self.buildah_output("inspect", "--type", "image", "--format", "{{.FromImageID}}", self.image).strip()
+        name = f"{CONTAINER_PREFIX}{image_id[:12]}"
+        listed = self.buildah_output("containers", "--all", "--format", "{{.ContainerName}}").split()
+        for stale in listed:
+            if stale.startswith(CONTAINER_PREFIX) and stale != name:
+                self.buildah_output("rm", stale)
+        if name not in listed:
+            self.buildah_output("from", "--quiet", "--name", name, self.image)
+        return name
+
+    def buildah_output(self, *args: str) -> str:
+        completed = subprocess.run(
+            [*self.buildah, *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False
+        )
+        if completed.returncode != 0:
+            raise ProofFailed(
+                f"buildah {args[0]} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
+            )
+        return completed.stdout
+
+
+class Invoker:
+    """Runs handlers in one working container as the EFS access point's user, with the work directories mounted."""
+
+    def __init__(self, image: Image, container: str, work: Path, env: dict[str, str]) -> None:
+        self.image = image
+        self.container = container
+        self.work = work
+        self.env = env
+
+    def __call__(self, handler: str, *events: dict[str, Any]) -> dict[str, Any]:
+        """Runs one handler on events in one process; returns what invoke.py recorded (import time, calls)."""
+        name = handler.split(".")[1]
+        event_files = []
+        for number, event in enumerate(events):
+            event_file = self.work / "proof" / f"{name}-event-{number}.json"
+            event_file.write_text(json.dumps(event), encoding="utf-8")
+            event_file.chmod(0o644)
+            event_files.append(f"/proof/{event_file.name}")
+        out = self.work / "out" / f"{name}-result.json"
+        out.unlink(missing_ok=True)
+        args = ["run", "--isolation", "chroot", "--user", f"{EFS_UID}:{EFS_UID}"]
+        for directory, target in (("proof", "/proof"), ("out", "/out"), ("ml", "/mnt/ml")):
+            args += ["--volume", f"{self.work / directory}:{target}"]
+        for variable, value in self.env.items():
+            args += ["--env", f"{variable}={value}"]
+        command = ["python3", "/proof/invoke.py", handler, f"/out/{out.name}", *event_files]
+        logs = self.image.buildah_output(*args, self.container, "--", *command)
+        if not out.exists():
+            raise ProofFailed(f"{handler} recorded no result; its output:\n{logs}")
+        record: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return record
+
+
+def check_wheels_run_on_lambda(image: Image, container: str) -> None:
+    """Fails when an installed wheel needs a newer glibc than the Lambda base has."""
+    tags = image.buildah_output(
+        "run", "--isolation", "chroot", container, "--", "sh", "-c", 'cat "$LAMBDA_TASK_ROOT"/*.dist-info/WHEEL'
+    )
+    too_new = sorted(
+        {
+            line.split(":", 1)[1].strip()
+            for line in tags.splitlines()
+            if line.startswith("Tag:")
+            and (found := MANYLINUX.search(line))
+            and (int(found[1]), int(found[2])) > LAMBDA_GLIBC
+        }
+    )
+    if too_new:
+        raise ProofFailed(f"wheels need a newer glibc than Lambda's {LAMBDA_GLIBC}: {too_new}")
+
+
+def check_ca_bundle_not_baked_in(image: Image, container: str, ca_bundle: Path) -> None:
+    """Fails when the build's CA bundle (a build secret, for the pip step only) was left in the image."""
+    if not ca_bundle.is_file():
+        return
+    digest = hashlib.sha256(ca_bundle.read_bytes()).hexdigest()
+    listing = image.buildah_output(
+        "run", "--isolation", "chroot", container, "--",
+        "sh", "-c", r"find / -xdev -type f \( -name '*.pem' -o -name '*.crt' \) -exec sha256sum {} +",
+    )  # fmt: skip
+    baked = [line.split(maxsplit=1)[1] for line in listing.splitlines() if line.startswith(digest)]
+    if baked:
+        raise ProofFailed(f"the build's CA bundle is in the image: {baked}")
+
+
+def prove(image: Image, work: Path) -> None:
+    # The functions run as a non-root user, and EFS is reached through an access point owning files as 1001.
+    for directory, mode in (("proof", 0o755), ("out", 0o755), ("ml", 0o750)):
+        (work / directory).mkdir(mode=mode)
+    for writable in ("out", "ml"):
+        os.chown(work / writable, EFS_UID, EFS_UID)
+    invoke_script = work / "proof" / "invoke.py"
+    shutil.copy(HERE / "invoke.py", invoke_script)
+    invoke_script.chmod(0o644)
+    uploads = {key: work / key.replace("/", "-") for key in UPLOADS}
+    rows, expected = train_model(uploads)
+    os.environ.update(FAKE_AWS)
+    import boto3
+
+    # The inference function runs the image's own CMD; the loader function overrides it with its handler.
+    command = image.command()
+    if command != [INFERENCE_HANDLER]:
+        raise ProofFailed(f"the image's CMD is {command}, not [{INFERENCE_HANDLER!r}]")
+    container = image.container()
+    check_wheels_run_on_lambda(image, container)
+    check_ca_bundle_not_baked_in(image, container, CA_BUNDLE)
+    with moto_server(work / "moto.log") as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        records = []
+        for key, path in uploads.items():
+            s3.upload_file(str(path), BUCKET, key)
+            records.append(s3_created_record(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key)))
+        invoke = Invoker(
+            image,
+            container,
+            work,
+            {
+                **FAKE_AWS,
+                "AWS_ENDPOINT_URL_S3": endpoint,
+                "MODEL_DIR": "/mnt/ml",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+            },
+        )
+        loaded = invoke(LOADER_HANDLER, {"Records": records})
+        for key, path in uploads.items():
+            published = work / "ml" / "models" / UPLOADS[key]
+            if not published.is_file() or published.read_bytes() != path.read_bytes():
+                raise ProofFailed(f"the loader did not publish {key} as {UPLOADS[key]}: {loaded['calls'][0]['result']}")
+        print(f"loader published {', '.join(UPLOADS.values())}; it returned {json.dumps(loaded['calls'][0]['result'])}")
+
+        tensor = {"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64", "data": rows}
+        request = {"id": "image-test", "inputs": [tensor]}
+        latest = http_api_event(f"/v2/models/{MODEL}/infer", request)
+        first = http_api_event(f"/v2/models/{MODEL}/versions/1/infer", request)
+        served = invoke(command[0], latest, first, latest)
+
+    for call, version in zip(served["calls"], ("2", "1", "2"), strict=True):
+        response = call["result"]
+        if response.get("statusCode") != 200:
+            raise ProofFailed(f"inference answered {response.get('statusCode')}: {response.get('body')}")
+        body = json.loads(response["body"])
+        outputs = {output["name"]: output for output in body.get("outputs", [])}
+        predicted = outputs.get("predict", next(iter(outputs.values()), {})).get("data")
+        if (body.get("model_name"), str(body.get("model_version"))) != (MODEL, version) or predicted != expected:
+            raise ProofFailed(f"expected {MODEL} version {version} to predict {expected}, got {body}")
+    print(f"inference predicted {expected} for {len(rows)} rows from versions 2 (skops, latest) and 1 (joblib)")
+    cold, _, warm = (call["seconds"] * 1000 for call in served["calls"])
+    print(
+        f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
+        f"loader handler {loaded['import_seconds'] * 1000:.0f} ms; "
+        f"inference call {cold:.0f} ms with the model loaded from disk, {warm:.1f} ms from the cache"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", required=True)
+    parser.add_argument("buildah", nargs="+", help="the buildah command with its storage options")
+    args = parser.parse_args()
+    image = Image(args.buildah, args.image)
+    layers = image.layer_sizes()
+    print(
+        f"image {args.image}: {sum(layers) / 1e6:.0f} MB uncompressed "
+        f"(layers: {', '.join(f'{size / 1e6:.1f}' for size in layers)} MB)"
+    )
+    with tempfile.TemporaryDirectory(prefix="image-test-") as tmp:
+        try:
+            prove(image, Path(tmp))
+        except ProofFailed as failure:
+            sys.exit(f"image test failed: {failure}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Building inference requests in each event format and writing models into a repository directory."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from lambdas.common.repository import version_dir
+from tests.helpers import load_event
+
+FORMATS = ("http", "http_named_stage", "rest", "function_url")
+
+
+def event_for(
+    event_format: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    content_type: str | None = "application/json",
+    raw_body: str | None = None,
+    base64_body: bool | None = None,
+) -> dict[str, Any]:
+    """A recorded event of the given format, rewritten to carry this request."""
+    event = load_event(
+        {
+            "http": "http_post",
+            "http_named_stage": "http_get_named_stage",
+            "rest": "rest_post",
+            "function_url": "function_url_post",
+        }[event_format]
+    )
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    encode = event["isBase64Encoded"] if base64_body is None else base64_body
+    if text is not None and encode:
+        event["body"] = base64.b64encode(text.encode()).decode()
+        event["isBase64Encoded"] = True
+    else:
+        event["body"] = text
+        event["isBase64Encoded"] = False
+    if event_format == "rest":
+        headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        event["headers"] = headers
+        event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+        event["path"] = path
+        event["pathParameters"] = {"proxy": path.lstrip("/")}
+        event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
+    else:
+        headers = {k: v for k, v in event["headers"].items() if k not in ("content-type", "content-length")}
+        if content_type is not None:
+            headers["content-type"] = content_type
+        event["headers"] = headers
+        stage = event["requestContext"]["stage"]
+        raw_path = path if stage == "$default" else f"/{stage}{path}"
+        event["rawPath"] = event["requestContext"]["http"]["path"] = raw_path
+        event["requestContext"]["http"]["method"] = method
+    return event
+
+
+def response_json(response: dict[str, Any]) -> Any:
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return json.loads(body)
+
+
+def publish(model_dir: Path, name: str, version: int, model: Any, suffix: str = ".joblib") -> Path:
+    """Write a model the way the loader does: a temporary file beside the target, then an atomic rename."""
+    directory = version_dir(model_dir, name, version)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"model{suffix}"
+    temporary = directory / f".model{suffix}.tmp"
+    if isinstance(model, bytes):
+        temporary.write_bytes(model)
+    else:
+        joblib.dump(model, temporary)
+    temporary.replace(target)
+    return target
+
+
+def write_metadata(model_dir: Path, name: str, version: int, **fields: Any) -> None:
+    path = version_dir(model_dir, name, version) / "metadata.json"
+    path.write_text(json.dumps(fields), encoding="utf-8")
+
+
+def response_header(response: dict[str, Any], name: str) -> str | None:
+    """A response header from either the single-value or the multi-value map."""
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name.lower():
+            return ", ".join(values)
+    return None
+
+
+def v2_request(data: Any, shape: list[int], datatype: str = "FP64", **extra: Any) -> dict[str, Any]:
+    return {"inputs": [{"name": "input-0", "shape": shape, "datatype": datatype, "data": data}], **extra}
