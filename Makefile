@@ -32,7 +32,7 @@ lint: venv ## ruff and mypy
 pytest: venv ## Python tests (unit, moto, end to end)
 	$(PY) -m pytest
 
-test: lint hadolint image-test pytest ## Everything CI runs
+test: lint tf-test checkov hadolint image-test pytest ## Everything CI runs; pytest last, so its summary closes the run
 
 # Container image: lint the Dockerfiles; build the image without a Docker engine and run both handlers inside it.
 .PHONY: hadolint image-test
@@ -42,3 +42,12 @@ hadolint: venv ## Lint the Dockerfiles
 
 image-test: venv ## Build the image with buildah on a local Lambda-like base and run both handlers in it
 	PYTHON=$(PY) scripts/image-test.sh
+
+# ---------------------------------------------------------------- Terraform
+.PHONY: tf-test checkov
+
+tf-test: ## Terraform: init from the mirror, fmt, validate each root, terraform test with a mocked provider
+	scripts/terraform-check.sh
+
+checkov: ## checkov over the Terraform, offline (own venv under .cache/)
+	scripts/checkov.sh

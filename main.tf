@@ -1,0 +1,69 @@
+module "network" {
+  source = "./modules/network"
+
+  name                     = var.name
+  tags                     = var.tags
+  create_vpc               = var.create_vpc
+  vpc_cidr                 = var.vpc_cidr
+  availability_zones       = var.availability_zones
+  az_count                 = var.az_count
+  vpc_id                   = var.vpc_id
+  subnet_ids               = var.subnet_ids
+  route_table_ids          = var.route_table_ids
+  create_s3_endpoint       = var.create_s3_endpoint
+  https_egress_cidr_blocks = var.https_egress_cidr_blocks
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  name                               = var.name
+  tags                               = var.tags
+  vpc_id                             = module.network.vpc_id
+  subnet_ids                         = module.network.private_subnets
+  lambda_security_group_id           = module.network.lambda_security_group_id
+  bucket_name                        = var.bucket_name
+  force_destroy                      = var.force_destroy
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+  efs_throughput_mode                = var.efs_throughput_mode
+}
+
+module "compute" {
+  source = "./modules/compute"
+
+  name                              = var.name
+  tags                              = var.tags
+  subnet_ids                        = module.network.private_subnet_ids
+  security_group_ids                = [module.network.lambda_security_group_id]
+  bucket_name                       = module.storage.bucket_name
+  bucket_arn                        = module.storage.bucket_arn
+  efs_file_system_arn               = module.storage.efs_file_system_arn
+  efs_access_point_arn              = module.storage.efs_access_point_arn
+  model_prefix                      = var.model_prefix
+  allowed_model_formats             = var.allowed_model_formats
+  enable_onnx_fast_path             = var.enable_onnx_fast_path
+  image_uri                         = var.image_uri
+  image_builder                     = var.image_builder
+  image_build_options               = var.image_build_options
+  source_dir                        = path.module
+  architecture                      = var.architecture
+  inference_memory_size             = var.inference_memory_size
+  inference_timeout                 = var.inference_timeout
+  loader_memory_size                = var.loader_memory_size
+  loader_timeout                    = var.loader_timeout
+  loader_maximum_retry_attempts     = var.loader_maximum_retry_attempts
+  inference_reserved_concurrency    = var.inference_reserved_concurrency
+  inference_provisioned_concurrency = var.inference_provisioned_concurrency
+  model_cache_max_bytes             = var.model_cache_max_bytes
+  model_refresh_seconds             = var.model_refresh_seconds
+  log_level                         = var.log_level
+  log_retention_days                = var.log_retention_days
+  api_type                          = var.api_type
+  api_authorization_type            = var.api_authorization_type
+  api_throttling                    = var.api_throttling
+  cors                              = var.cors
+  create_function_url               = var.create_function_url
+  inference_5xx_alarm_threshold     = var.inference_5xx_alarm_threshold
+  alarm_actions                     = var.alarm_actions
+  ecr_force_delete                  = var.force_destroy
+}

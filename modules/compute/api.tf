@@ -1,0 +1,248 @@
+locals {
+  create_http_api = var.api_type == "http"
+  create_rest_api = var.api_type == "rest"
+}
+
+# ---------------------------------------------------------------- HTTP API (default)
+
+resource "aws_cloudwatch_log_group" "api" {
+  count = local.create_http_api ? 1 : 0
+
+  name              = "/aws/apigateway/${local.inference_name}"
+  retention_in_days = var.log_retention_days
+
+  tags = merge({ Name = "${local.inference_name}-api" }, var.tags)
+}
+
+resource "aws_apigatewayv2_api" "http" {
+  count = local.create_http_api ? 1 : 0
+
+  name          = local.inference_name
+  description   = "Inference API of ${var.name}"
+  protocol_type = "HTTP"
+
+  dynamic "cors_configuration" {
+    for_each = local.cors_enabled ? [var.cors] : []
+
+    content {
+      allow_origins  = cors_configuration.value.allow_origins
+      allow_methods  = cors_configuration.value.allow_methods
+      allow_headers  = cors_configuration.value.allow_headers
+      expose_headers = cors_configuration.value.expose_headers
+      max_age        = cors_configuration.value.max_age
+    }
+  }
+
+  tags = merge({ Name = local.inference_name }, var.tags)
+}
+
+resource "aws_apigatewayv2_integration" "http" {
+  count = local.create_http_api ? 1 : 0
+
+  api_id                 = aws_apigatewayv2_api.http[0].id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = local.inference_invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = min(30000, var.inference_timeout * 1000 + 1000)
+}
+
+# Every path goes to the function, which answers unknown paths and methods with JSON 404/405.
+resource "aws_apigatewayv2_route" "http" {
+  count = local.create_http_api ? 1 : 0
+
+  api_id             = aws_apigatewayv2_api.http[0].id
+  route_key          = "$default"
+  target             = "integrations/${aws_apigatewayv2_integration.http[0].id}"
+  authorization_type = var.api_authorization_type
+}
+
+resource "aws_apigatewayv2_stage" "http" {
+  count = local.create_http_api ? 1 : 0
+
+  api_id      = aws_apigatewayv2_api.http[0].id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit  = var.api_throttling.rate_limit
+    throttling_burst_limit = var.api_throttling.burst_limit
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api[0].arn
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      ip               = "$context.identity.sourceIp"
+      requestTime      = "$context.requestTime"
+      httpMethod       = "$context.httpMethod"
+      path             = "$context.path"
+      status           = "$context.status"
+      responseLength   = "$context.responseLength"
+      integrationError = "$context.integrationErrorMessage"
+      latency          = "$context.responseLatency"
+    })
+  }
+
+  tags = merge({ Name = local.inference_name }, var.tags)
+}
+
+resource "aws_lambda_permission" "http_api" {
+  count = local.create_http_api ? 1 : 0
+
+  statement_id  = "AllowHttpApiInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.inference.function_name
+  qualifier     = local.inference_qualifier
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http[0].execution_arn}/*"
+}
+
+# ---------------------------------------------------------------- REST API (option)
+
+resource "aws_api_gateway_rest_api" "this" {
+  count = local.create_rest_api ? 1 : 0
+
+  name        = local.inference_name
+  description = "Inference API of ${var.name}"
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+
+  tags = merge({ Name = local.inference_name }, var.tags)
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_api_gateway_resource" "proxy" {
+  count = local.create_rest_api ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  parent_id   = aws_api_gateway_rest_api.this[0].root_resource_id
+  path_part   = "{proxy+}"
+}
+
+locals {
+  # The root path and every path below it, both proxied to the function.
+  rest_resource_ids = local.create_rest_api ? {
+    root  = aws_api_gateway_rest_api.this[0].root_resource_id
+    proxy = aws_api_gateway_resource.proxy[0].id
+  } : {}
+}
+
+resource "aws_api_gateway_method" "rest" {
+  for_each = local.rest_resource_ids
+
+  rest_api_id   = aws_api_gateway_rest_api.this[0].id
+  resource_id   = each.value
+  http_method   = "ANY"
+  authorization = var.api_authorization_type
+}
+
+resource "aws_api_gateway_integration" "rest" {
+  for_each = local.rest_resource_ids
+
+  rest_api_id             = aws_api_gateway_rest_api.this[0].id
+  resource_id             = each.value
+  http_method             = aws_api_gateway_method.rest[each.key].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = local.inference_invoke_arn
+}
+
+resource "aws_api_gateway_deployment" "rest" {
+  count = local.create_rest_api ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+
+  triggers = {
+    redeployment = sha1(jsonencode([
+      aws_api_gateway_resource.proxy[0].id,
+      [for method in aws_api_gateway_method.rest : [method.id, method.authorization]],
+      [for integration in aws_api_gateway_integration.rest : [integration.id, integration.uri]],
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_api_gateway_stage" "rest" {
+  count = local.create_rest_api ? 1 : 0
+
+  rest_api_id   = aws_api_gateway_rest_api.this[0].id
+  deployment_id = aws_api_gateway_deployment.rest[0].id
+  stage_name    = "live"
+
+  tags = merge({ Name = local.inference_name }, var.tags)
+}
+
+resource "aws_api_gateway_method_settings" "rest" {
+  count = local.create_rest_api ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  stage_name  = aws_api_gateway_stage.rest[0].stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    throttling_rate_limit  = var.api_throttling.rate_limit
+    throttling_burst_limit = var.api_throttling.burst_limit
+  }
+}
+
+resource "aws_lambda_permission" "rest_api" {
+  count = local.create_rest_api ? 1 : 0
+
+  statement_id  = "AllowRestApiInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.inference.function_name
+  qualifier     = local.inference_qualifier
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.this[0].execution_arn}/*"
+}
+
+# ---------------------------------------------------------------- Function URL (option)
+
+resource "aws_lambda_function_url" "inference" {
+  count = var.create_function_url ? 1 : 0
+
+  function_name      = aws_lambda_function.inference.function_name
+  qualifier          = local.inference_qualifier
+  authorization_type = var.api_authorization_type
+
+  dynamic "cors" {
+    for_each = local.cors_enabled ? [var.cors] : []
+
+    content {
+      allow_origins  = cors.value.allow_origins
+      allow_methods  = cors.value.allow_methods
+      allow_headers  = cors.value.allow_headers
+      expose_headers = cors.value.expose_headers
+      max_age        = cors.value.max_age
+    }
+  }
+}
+
+# A function URL without IAM auth still needs a resource policy letting anyone call that URL (and only the URL).
+resource "aws_lambda_permission" "function_url" {
+  count = var.create_function_url && var.api_authorization_type == "NONE" ? 1 : 0
+
+  statement_id           = "AllowPublicFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.inference.function_name
+  qualifier              = local.inference_qualifier
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+locals {
+  inference_url = trimsuffix(coalesce(
+    try(aws_apigatewayv2_stage.http[0].invoke_url, null),
+    try(aws_api_gateway_stage.rest[0].invoke_url, null),
+  ), "/")
+}

@@ -1,0 +1,34 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  loader_name    = "${var.name}-loader"
+  inference_name = "${var.name}-inference"
+
+  model_dir = "/mnt/ml"
+  # One prefix for the notification filter, the loader's key parsing and its S3 permissions.
+  model_prefix   = var.model_prefix == "" ? "" : "${trimsuffix(var.model_prefix, "/")}/"
+  model_suffixes = [for format in var.allowed_model_formats : ".${format}"]
+
+  common_environment = merge(
+    {
+      MODEL_DIR                    = local.model_dir
+      MODEL_PREFIX                 = local.model_prefix
+      MODEL_REFRESH_SECONDS        = tostring(var.model_refresh_seconds)
+      ALLOWED_MODEL_FORMATS        = join(",", var.allowed_model_formats)
+      ONNX_FAST_PATH               = tostring(var.enable_onnx_fast_path)
+      POWERTOOLS_METRICS_NAMESPACE = "ServerlessSklearn"
+      LOG_LEVEL                    = var.log_level
+    },
+    var.model_cache_max_bytes == null ? {} : { MODEL_CACHE_MAX_BYTES = tostring(var.model_cache_max_bytes) },
+  )
+
+  cors_enabled = length(var.cors.allow_origins) > 0
+}

@@ -1,0 +1,64 @@
+output "inference_url" {
+  description = "Base URL of the inference API, without a trailing slash."
+  value       = local.inference_url
+}
+
+output "function_url" {
+  description = "Function URL of the inference function, or null when not created."
+  value       = try(aws_lambda_function_url.inference[0].function_url, null)
+}
+
+output "api_id" {
+  description = "ID of the HTTP or REST API."
+  value       = coalesce(try(aws_apigatewayv2_api.http[0].id, null), try(aws_api_gateway_rest_api.this[0].id, null))
+}
+
+output "loader_function_name" {
+  description = "Name of the loader function."
+  value       = aws_lambda_function.loader.function_name
+}
+
+output "loader_function_arn" {
+  description = "ARN of the loader function."
+  value       = aws_lambda_function.loader.arn
+}
+
+output "inference_function_name" {
+  description = "Name of the inference function."
+  value       = aws_lambda_function.inference.function_name
+}
+
+output "inference_function_arn" {
+  description = "ARN of the inference function."
+  value       = aws_lambda_function.inference.arn
+}
+
+output "loader_role_arn" {
+  description = "ARN of the loader's execution role."
+  value       = aws_iam_role.loader.arn
+}
+
+output "inference_role_arn" {
+  description = "ARN of the inference function's execution role."
+  value       = aws_iam_role.inference.arn
+}
+
+output "ecr_repository_url" {
+  description = "URL of the ECR repository for the image."
+  value       = aws_ecr_repository.this.repository_url
+}
+
+output "image_uri" {
+  description = "Image both functions run."
+  value       = local.image_uri
+}
+
+output "loader_failure_queue_url" {
+  description = "URL of the queue holding events the loader failed on."
+  value       = aws_sqs_queue.loader_failures.url
+}
+
+output "loader_failure_queue_arn" {
+  description = "ARN of the queue holding events the loader failed on."
+  value       = aws_sqs_queue.loader_failures.arn
+}

@@ -1,0 +1,310 @@
+variable "name" {
+  description = "Name prefix for every resource the module creates."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the functions run in."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the functions."
+  type        = list(string)
+}
+
+variable "bucket_name" {
+  description = "Model bucket whose notifications drive the loader."
+  type        = string
+}
+
+variable "bucket_arn" {
+  description = "ARN of the model bucket."
+  type        = string
+}
+
+variable "efs_file_system_arn" {
+  description = "ARN of the model file system."
+  type        = string
+}
+
+variable "efs_access_point_arn" {
+  description = "ARN of the EFS access point both functions mount at /mnt/ml."
+  type        = string
+}
+
+variable "model_prefix" {
+  description = "Key prefix under which models live in the bucket, e.g. \"models/\"; empty for the whole bucket."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !startswith(var.model_prefix, "/") && !strcontains(var.model_prefix, "..")
+    error_message = "model_prefix must not start with / or contain .."
+  }
+}
+
+variable "allowed_model_formats" {
+  description = "Model file formats the loader accepts and the bucket notifies on: any of joblib, pkl, skops (skops alone refuses pickles)."
+  type        = list(string)
+  default     = ["joblib", "pkl", "skops"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.allowed_model_formats) > 0 && alltrue([for format in var.allowed_model_formats : contains(["joblib", "pkl", "skops"], format)])
+    error_message = "allowed_model_formats must be a non-empty list of joblib, pkl and skops."
+  }
+}
+
+variable "enable_onnx_fast_path" {
+  description = "Let the inference function serve a model through its ONNX fast path when one is available."
+  type        = bool
+  default     = true
+}
+
+variable "image_uri" {
+  description = "Container image for both functions; null builds docker/ and pushes it to the module's ECR repository."
+  type        = string
+  default     = null
+}
+
+variable "image_builder" {
+  description = "Command that builds and pushes the image when image_uri is null (docker, podman, \"buildah --storage-driver vfs\")."
+  type        = string
+  default     = "docker"
+  nullable    = false
+}
+
+variable "image_build_options" {
+  description = "Extra options for the image build command; Lambda needs a single-platform image manifest."
+  type        = list(string)
+  default     = ["--provenance=false"]
+  nullable    = false
+}
+
+variable "source_dir" {
+  description = "Repository root holding docker/ and lambdas/; null uses the one this module ships in."
+  type        = string
+  default     = null
+}
+
+variable "architecture" {
+  description = "Instruction set of the functions and the built image: x86_64 or arm64."
+  type        = string
+  default     = "x86_64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "inference_memory_size" {
+  description = "Memory of the inference function in MB; CPU grows with it and half of it bounds the model cache."
+  type        = number
+  default     = 10240
+  nullable    = false
+
+  validation {
+    condition     = var.inference_memory_size >= 128 && var.inference_memory_size <= 10240
+    error_message = "inference_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "inference_timeout" {
+  description = "Timeout of the inference function in seconds; API Gateway gives up after 29-30 s anyway."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.inference_timeout >= 1 && var.inference_timeout <= 900
+    error_message = "inference_timeout must be between 1 and 900 seconds."
+  }
+}
+
+variable "loader_memory_size" {
+  description = "Memory of the loader function in MB; it loads each model once to validate it."
+  type        = number
+  default     = 2048
+  nullable    = false
+
+  validation {
+    condition     = var.loader_memory_size >= 128 && var.loader_memory_size <= 10240
+    error_message = "loader_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "loader_timeout" {
+  description = "Timeout of the loader function in seconds: long enough to copy and validate the largest model."
+  type        = number
+  default     = 300
+  nullable    = false
+
+  validation {
+    condition     = var.loader_timeout >= 1 && var.loader_timeout <= 900
+    error_message = "loader_timeout must be between 1 and 900 seconds."
+  }
+}
+
+variable "loader_maximum_retry_attempts" {
+  description = "Retries of a failed loader invocation before its event goes to the failure queue."
+  type        = number
+  default     = 2
+  nullable    = false
+
+  validation {
+    condition     = var.loader_maximum_retry_attempts >= 0 && var.loader_maximum_retry_attempts <= 2
+    error_message = "loader_maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "inference_reserved_concurrency" {
+  description = "Concurrency reserved for (and capping) the inference function; null leaves it unreserved."
+  type        = number
+  default     = null
+}
+
+variable "inference_provisioned_concurrency" {
+  description = "Pre-initialised inference environments (billed while idle); 0 turns it off."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.inference_provisioned_concurrency >= 0
+    error_message = "inference_provisioned_concurrency must be 0 or more."
+  }
+}
+
+variable "model_cache_max_bytes" {
+  description = "Bytes of models the inference function keeps in memory; null uses half of its memory."
+  type        = number
+  default     = null
+}
+
+variable "model_refresh_seconds" {
+  description = "How often, at most, a cached model is checked against its file on EFS."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.model_refresh_seconds >= 0
+    error_message = "model_refresh_seconds must be 0 or more."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of both functions."
+  type        = string
+  default     = "INFO"
+  nullable    = false
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps the functions' and the API's logs."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention period CloudWatch Logs accepts, e.g. 7, 30 or 365."
+  }
+}
+
+variable "api_type" {
+  description = "API in front of the inference function: http (API Gateway HTTP API) or rest (REST API)."
+  type        = string
+  default     = "http"
+  nullable    = false
+
+  validation {
+    condition     = contains(["http", "rest"], var.api_type)
+    error_message = "api_type must be http or rest."
+  }
+}
+
+variable "api_authorization_type" {
+  description = "Authorization of the API and the function URL: NONE or AWS_IAM (SigV4-signed requests only)."
+  type        = string
+  default     = "NONE"
+  nullable    = false
+
+  validation {
+    condition     = contains(["NONE", "AWS_IAM"], var.api_authorization_type)
+    error_message = "api_authorization_type must be NONE or AWS_IAM."
+  }
+}
+
+variable "api_throttling" {
+  description = "Steady request rate per second and burst the API admits before answering 429."
+  type = object({
+    rate_limit  = optional(number, 100)
+    burst_limit = optional(number, 200)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "cors" {
+  description = "CORS of the HTTP API and the function URL; an empty allow_origins turns CORS off."
+  type = object({
+    allow_origins  = optional(list(string), [])
+    allow_methods  = optional(list(string), ["GET", "POST"])
+    allow_headers  = optional(list(string), ["content-type", "authorization", "x-amz-date", "x-amz-security-token"])
+    expose_headers = optional(list(string), [])
+    max_age        = optional(number, 300)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "create_function_url" {
+  description = "Also expose the inference function through a Lambda function URL."
+  type        = bool
+  default     = false
+}
+
+variable "inference_5xx_alarm_threshold" {
+  description = "5xx responses of the API in five minutes that raise the inference alarm."
+  type        = number
+  default     = 1
+  nullable    = false
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires or clears (e.g. an SNS topic)."
+  type        = list(string)
+  default     = []
+}
+
+variable "ecr_keep_images" {
+  description = "Images the ECR lifecycle policy keeps; older ones expire."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.ecr_keep_images >= 1
+    error_message = "ecr_keep_images must be at least 1."
+  }
+}
+
+variable "ecr_force_delete" {
+  description = "Let destroy delete the ECR repository while it still holds images."
+  type        = bool
+  default     = false
+}

@@ -1,0 +1,42 @@
+output "bucket_name" {
+  description = "Name of the model bucket."
+  value       = aws_s3_bucket.this.id
+}
+
+output "bucket_arn" {
+  description = "ARN of the model bucket."
+  value       = aws_s3_bucket.this.arn
+}
+
+output "efs_file_system_id" {
+  description = "ID of the model file system."
+  value       = aws_efs_file_system.this.id
+}
+
+output "efs_file_system_arn" {
+  description = "ARN of the model file system."
+  value       = aws_efs_file_system.this.arn
+}
+
+output "efs_access_point_id" {
+  description = "ID of the access point the functions mount."
+  value       = aws_efs_access_point.this.id
+}
+
+output "efs_access_point_arn" {
+  description = "ARN of the access point the functions mount; known only once every mount target exists."
+  value       = aws_efs_access_point.this.arn
+
+  # A function that mounts EFS fails to create until a mount target exists in its subnets.
+  depends_on = [aws_efs_mount_target.this, aws_efs_file_system_policy.this]
+}
+
+output "efs_security_group_id" {
+  description = "Security group of the EFS mount targets."
+  value       = aws_security_group.efs.id
+}
+
+output "efs_mount_target_ids" {
+  description = "EFS mount target IDs keyed like subnet_ids."
+  value       = { for key, target in aws_efs_mount_target.this : key => target.id }
+}

@@ -1,0 +1,64 @@
+output "inference_url" {
+  description = "Base URL of the inference API: POST $URL/v2/models/NAME/infer."
+  value       = module.compute.inference_url
+}
+
+output "function_url" {
+  description = "Function URL of the inference function, or null when not created."
+  value       = module.compute.function_url
+}
+
+output "bucket_name" {
+  description = "Bucket to upload models to."
+  value       = module.storage.bucket_name
+}
+
+output "model_prefix" {
+  description = "Key prefix under which models are picked up."
+  value       = var.model_prefix
+}
+
+output "efs_file_system_id" {
+  description = "ID of the model file system."
+  value       = module.storage.efs_file_system_id
+}
+
+output "efs_access_point_arn" {
+  description = "ARN of the access point both functions mount."
+  value       = module.storage.efs_access_point_arn
+}
+
+output "loader_function_name" {
+  description = "Name of the loader function."
+  value       = module.compute.loader_function_name
+}
+
+output "inference_function_name" {
+  description = "Name of the inference function."
+  value       = module.compute.inference_function_name
+}
+
+output "ecr_repository_url" {
+  description = "URL of the ECR repository for the image."
+  value       = module.compute.ecr_repository_url
+}
+
+output "image_uri" {
+  description = "Image both functions run."
+  value       = module.compute.image_uri
+}
+
+output "loader_failure_queue_url" {
+  description = "Queue holding events the loader failed on after its retries."
+  value       = module.compute.loader_failure_queue_url
+}
+
+output "vpc_id" {
+  description = "VPC of the functions and EFS."
+  value       = module.network.vpc_id
+}
+
+output "private_subnet_ids" {
+  description = "Private subnets of the functions and EFS mount targets."
+  value       = module.network.private_subnet_ids
+}

@@ -1,0 +1,529 @@
+# Wiring of the compute module against a mocked AWS provider (nothing is created).
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  name                 = "test"
+  subnet_ids           = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+  security_group_ids   = ["sg-0123456789abcdef0"]
+  bucket_name          = "test-models"
+  bucket_arn           = "arn:aws:s3:::test-models"
+  efs_file_system_arn  = "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-12345678"
+  efs_access_point_arn = "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-12345678"
+  image_uri            = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:test"
+}
+
+override_resource {
+  target = aws_lambda_function.loader
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:test-loader"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:test-loader/invocations"
+  }
+}
+
+override_resource {
+  target = aws_lambda_function.inference
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:test-inference"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:test-inference/invocations"
+    version    = "1"
+  }
+}
+
+run "functions_mount_the_access_point_in_the_given_subnets" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition = alltrue([
+      for fn in [aws_lambda_function.loader, aws_lambda_function.inference] :
+      fn.file_system_config[0].arn == var.efs_access_point_arn &&
+      fn.file_system_config[0].local_mount_path == "/mnt/ml" &&
+      toset(fn.vpc_config[0].subnet_ids) == toset(var.subnet_ids) &&
+      toset(fn.vpc_config[0].security_group_ids) == toset(var.security_group_ids)
+    ])
+    error_message = "both functions must mount the access point at /mnt/ml from the private subnets"
+  }
+}
+
+run "defaults_cost_nothing_while_idle" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition     = length(aws_lambda_provisioned_concurrency_config.inference) == 0 && !aws_lambda_function.inference.publish
+    error_message = "no provisioned concurrency by default"
+  }
+
+  assert {
+    condition = alltrue([
+      for group in [aws_cloudwatch_log_group.loader, aws_cloudwatch_log_group.inference, aws_cloudwatch_log_group.api[0]] :
+      group.retention_in_days == 30
+    ])
+    error_message = "every log group must have a retention"
+  }
+
+  assert {
+    condition     = aws_lambda_function.inference.memory_size == 10240 && aws_lambda_function.inference.timeout == 30
+    error_message = "inference defaults are 10240 MB and 30 s"
+  }
+
+  assert {
+    condition     = aws_lambda_function.inference.reserved_concurrent_executions == -1
+    error_message = "no concurrency is reserved by default"
+  }
+}
+
+run "notification_targets_the_loader_for_created_and_removed_models" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_notification.this.lambda_function) == 3
+    error_message = "one notification per allowed format is expected"
+  }
+
+  assert {
+    condition = alltrue([
+      for config in aws_s3_bucket_notification.this.lambda_function :
+      config.lambda_function_arn == aws_lambda_function.loader.arn &&
+      toset(config.events) == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    ])
+    error_message = "every notification must invoke the loader on created and removed events"
+  }
+
+  assert {
+    condition     = toset([for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix]) == toset([".joblib", ".pkl", ".skops"])
+    error_message = "the suffix filters must follow allowed_model_formats"
+  }
+
+  assert {
+    condition     = aws_s3_bucket_notification.this.bucket == var.bucket_name
+    error_message = "the notification must be on the model bucket"
+  }
+}
+
+run "only_the_model_bucket_may_invoke_the_loader" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.s3_invoke_loader.source_arn == var.bucket_arn
+    error_message = "the permission's source ARN must be the model bucket"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.s3_invoke_loader.source_account == "123456789012"
+    error_message = "the permission must name the bucket owner's account"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.s3_invoke_loader.principal == "s3.amazonaws.com"
+    error_message = "only S3 may invoke the loader"
+  }
+}
+
+run "one_image_two_entry_points" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition     = aws_lambda_function.loader.image_uri == var.image_uri && aws_lambda_function.inference.image_uri == var.image_uri
+    error_message = "both functions must run the given image"
+  }
+
+  assert {
+    condition     = aws_lambda_function.loader.image_config[0].command == tolist(["lambdas.loader.handler.lambda_handler"])
+    error_message = "the loader must override the image's command"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.inference.image_config) == 0
+    error_message = "the inference function must use the image's own command"
+  }
+
+  assert {
+    condition     = length(terraform_data.image) == 0
+    error_message = "nothing may be built when image_uri is given"
+  }
+}
+
+run "functions_read_their_settings_from_the_environment" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    model_prefix          = "team/models"
+    model_cache_max_bytes = 1073741824
+  }
+
+  assert {
+    condition = aws_lambda_function.loader.environment[0].variables == tomap({
+      MODEL_DIR                    = "/mnt/ml"
+      MODEL_PREFIX                 = "team/models/"
+      MODEL_REFRESH_SECONDS        = "5"
+      MODEL_CACHE_MAX_BYTES        = "1073741824"
+      ALLOWED_MODEL_FORMATS        = "joblib,pkl,skops"
+      ONNX_FAST_PATH               = "true"
+      POWERTOOLS_SERVICE_NAME      = "loader"
+      POWERTOOLS_METRICS_NAMESPACE = "ServerlessSklearn"
+      LOG_LEVEL                    = "INFO"
+    })
+    error_message = "the loader must get the model settings and its service name"
+  }
+
+  assert {
+    condition = aws_lambda_function.inference.environment[0].variables == tomap(merge(
+      aws_lambda_function.loader.environment[0].variables, { POWERTOOLS_SERVICE_NAME = "inference" }
+    ))
+    error_message = "the inference function must get the same settings and its own service name"
+  }
+
+  assert {
+    condition     = alltrue([for config in aws_s3_bucket_notification.this.lambda_function : config.filter_prefix == "team/models/"])
+    error_message = "the notification prefix must be the model prefix with one trailing slash"
+  }
+}
+
+run "skops_only_deployment_neither_loads_nor_is_notified_of_pickles" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    allowed_model_formats = ["skops"]
+    enable_onnx_fast_path = false
+  }
+
+  assert {
+    condition     = aws_lambda_function.loader.environment[0].variables.ALLOWED_MODEL_FORMATS == "skops"
+    error_message = "the loader must be told to accept only skops"
+  }
+
+  assert {
+    condition     = aws_lambda_function.inference.environment[0].variables.ONNX_FAST_PATH == "false"
+    error_message = "the ONNX fast path must follow enable_onnx_fast_path"
+  }
+
+  assert {
+    condition     = [for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix] == [".skops"]
+    error_message = "only .skops uploads may notify the loader"
+  }
+}
+
+run "iam_is_scoped_to_what_each_function_does" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for policy in [aws_iam_role_policy.loader.policy, aws_iam_role_policy.inference.policy] : [
+        for statement in jsondecode(policy).Statement : [
+          for action in flatten([statement.Action]) : !strcontains(action, "*")
+        ]
+      ]
+    ]))
+    error_message = "no policy may grant a wildcard action"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for policy in [aws_iam_role_policy.loader.policy, aws_iam_role_policy.inference.policy] : [
+        for statement in jsondecode(policy).Statement : [for resource in flatten([statement.Resource]) : resource != "*"]
+      ]
+    ]))
+    error_message = "no policy may grant on every resource"
+  }
+
+  assert {
+    condition = !anytrue([
+      for statement in jsondecode(aws_iam_role_policy.inference.policy).Statement :
+      anytrue([for action in flatten([statement.Action]) : startswith(action, "s3:") || action == "elasticfilesystem:ClientWrite"])
+    ])
+    error_message = "the inference function must have no S3 access and no write access to EFS"
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(aws_iam_role_policy.loader.policy).Statement :
+      flatten([statement.Resource]) if anytrue([for action in flatten([statement.Action]) : startswith(action, "s3:")])
+    ])) == toset([var.bucket_arn, "${var.bucket_arn}/*"])
+    error_message = "the loader may read the model bucket only"
+  }
+
+  assert {
+    condition = alltrue([
+      for statement in concat(jsondecode(aws_iam_role_policy.loader.policy).Statement, jsondecode(aws_iam_role_policy.inference.policy).Statement) :
+      statement.Condition["StringEquals"]["elasticfilesystem:AccessPointArn"] == var.efs_access_point_arn
+      if anytrue([for action in flatten([statement.Action]) : startswith(action, "elasticfilesystem:")])
+    ])
+    error_message = "EFS may be mounted through the access point only"
+  }
+}
+
+run "loader_failures_go_to_the_encrypted_queue_and_raise_an_alarm" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.loader_failures.sqs_managed_sse_enabled
+    error_message = "the failure queue must be encrypted"
+  }
+
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.loader.destination_config[0].on_failure[0].destination == aws_sqs_queue.loader_failures.arn
+    error_message = "the loader's on-failure destination must be the failure queue"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.loader_failures.dimensions.QueueName == aws_sqs_queue.loader_failures.name
+    error_message = "the failure alarm must watch the failure queue"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.inference_5xx.metric_name == "5xx" && aws_cloudwatch_metric_alarm.inference_5xx.dimensions.ApiId == aws_apigatewayv2_api.http[0].id
+    error_message = "the 5xx alarm must watch the HTTP API"
+  }
+}
+
+run "http_api_by_default_open_or_iam" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    api_authorization_type = "AWS_IAM"
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_rest_api.this) == 0 && length(aws_apigatewayv2_api.http) == 1
+    error_message = "the HTTP API is the default"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_route.http[0].authorization_type == "AWS_IAM"
+    error_message = "the route must require IAM auth when asked"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_integration.http[0].integration_uri == aws_lambda_function.inference.invoke_arn && aws_apigatewayv2_integration.http[0].payload_format_version == "2.0"
+    error_message = "the API must proxy to the inference function with payload 2.0"
+  }
+
+  assert {
+    condition     = output.inference_url == "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
+    error_message = "inference_url must be the stage URL without a trailing slash"
+  }
+}
+
+run "rest_api_and_function_url_as_options" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    api_type               = "rest"
+    api_authorization_type = "AWS_IAM"
+    create_function_url    = true
+    cors                   = { allow_origins = ["https://example.com"] }
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_api.http) == 0 && length(aws_api_gateway_rest_api.this) == 1
+    error_message = "api_type rest must create a REST API instead of the HTTP API"
+  }
+
+  assert {
+    condition     = alltrue([for method in aws_api_gateway_method.rest : method.authorization == "AWS_IAM"])
+    error_message = "every REST method must require IAM auth when asked"
+  }
+
+  assert {
+    condition     = output.inference_url == "https://r1s2t3u4v5.execute-api.us-east-1.amazonaws.com/live"
+    error_message = "inference_url must be the REST stage URL"
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.inference[0].authorization_type == "AWS_IAM" && aws_lambda_function_url.inference[0].cors[0].allow_origins == toset(["https://example.com"])
+    error_message = "the function URL must follow the auth and CORS settings"
+  }
+
+  assert {
+    condition     = length(aws_lambda_permission.function_url) == 0
+    error_message = "a function URL with IAM auth needs no public permission"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.inference_5xx.metric_name == "5XXError"
+    error_message = "the 5xx alarm must watch the REST API"
+  }
+}
+
+run "an_open_function_url_is_callable_through_the_url_only" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    create_function_url = true
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.inference[0].authorization_type == "NONE" && length(aws_lambda_function_url.inference[0].cors) == 0
+    error_message = "the function URL must follow the default auth and CORS settings"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.function_url[0].action == "lambda:InvokeFunctionUrl" && aws_lambda_permission.function_url[0].function_url_auth_type == "NONE"
+    error_message = "an open function URL needs a permission limited to URL calls"
+  }
+}
+
+run "provisioned_concurrency_is_served_through_an_alias" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    inference_provisioned_concurrency = 2
+  }
+
+  assert {
+    condition     = aws_lambda_provisioned_concurrency_config.inference[0].provisioned_concurrent_executions == 2 && aws_lambda_function.inference.publish
+    error_message = "provisioned concurrency must be configured on a published version"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_integration.http[0].integration_uri == aws_lambda_alias.inference[0].invoke_arn
+    error_message = "the API must call the alias that has the warm environments"
+  }
+}
+
+run "image_is_built_from_docker_and_lambdas_with_a_content_hash_tag" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    image_uri     = null
+    image_builder = "podman"
+  }
+
+  assert {
+    condition     = length(terraform_data.image) == 1
+    error_message = "the image must be built when image_uri is null"
+  }
+
+  assert {
+    condition     = can(regex("^[0-9a-f]{24}$", local.image_tag)) && contains(local.image_files, "lambdas/common/settings.py") && contains(local.image_files, "docker/requirements.txt")
+    error_message = "the tag must hash the files of docker/ and lambdas/"
+  }
+}
+
+run "rejects_unknown_model_formats" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    allowed_model_formats = ["skops", "onnx"]
+  }
+
+  expect_failures = [var.allowed_model_formats]
+}
+
+run "rejects_no_model_format" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    allowed_model_formats = []
+  }
+
+  expect_failures = [var.allowed_model_formats]
+}
+
+run "rejects_an_absolute_or_escaping_prefix" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    model_prefix = "/models/../x"
+  }
+
+  expect_failures = [var.model_prefix]
+}
+
+run "rejects_out_of_range_functions" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    inference_memory_size             = 20000
+    inference_timeout                 = 0
+    loader_memory_size                = 64
+    loader_timeout                    = 901
+    loader_maximum_retry_attempts     = 3
+    inference_provisioned_concurrency = -1
+    model_refresh_seconds             = -1
+  }
+
+  expect_failures = [
+    var.inference_memory_size,
+    var.inference_timeout,
+    var.loader_memory_size,
+    var.loader_timeout,
+    var.loader_maximum_retry_attempts,
+    var.inference_provisioned_concurrency,
+    var.model_refresh_seconds,
+  ]
+}
+
+run "rejects_unknown_choices" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    architecture           = "sparc"
+    api_type               = "websocket"
+    api_authorization_type = "JWT"
+    log_level              = "TRACE"
+    log_retention_days     = 10
+    ecr_keep_images        = 0
+  }
+
+  expect_failures = [
+    var.architecture,
+    var.api_type,
+    var.api_authorization_type,
+    var.log_level,
+    var.log_retention_days,
+    var.ecr_keep_images,
+  ]
+}

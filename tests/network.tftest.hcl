@@ -1,0 +1,142 @@
+# Wiring of the network module against a mocked AWS provider (nothing is created).
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  name = "test"
+}
+
+run "private_subnets_without_nat_reach_s3_through_a_gateway_endpoint" {
+  module {
+    source = "./modules/network"
+  }
+
+  assert {
+    condition     = length(aws_subnet.private) == 2 && alltrue([for subnet in aws_subnet.private : !subnet.map_public_ip_on_launch])
+    error_message = "two private subnets are expected by default"
+  }
+
+  assert {
+    condition     = toset(keys(aws_subnet.private)) == toset(["us-east-1a", "us-east-1b"])
+    error_message = "subnets must be keyed by availability zone"
+  }
+
+  assert {
+    condition     = length(aws_route_table.private[0].route) == 0
+    error_message = "the private route table must have no NAT or internet route"
+  }
+
+  assert {
+    condition     = aws_vpc_endpoint.s3[0].vpc_endpoint_type == "Gateway" && aws_vpc_endpoint.s3[0].route_table_ids == toset([aws_route_table.private[0].id])
+    error_message = "S3 must be reached through a gateway endpoint on the private route table"
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.lambda_s3[0].prefix_list_id == aws_vpc_endpoint.s3[0].prefix_list_id && aws_vpc_security_group_egress_rule.lambda_s3[0].from_port == 443
+    error_message = "the functions may send HTTPS to S3 only"
+  }
+
+  assert {
+    condition     = length(aws_security_group.lambda.ingress) == 0 && length(aws_vpc_security_group_egress_rule.lambda_https) == 0
+    error_message = "the functions' group admits nothing and has no open egress by default"
+  }
+
+  assert {
+    condition     = length(output.private_subnet_ids) == 2 && output.vpc_id == aws_vpc.this[0].id
+    error_message = "outputs must describe the created VPC"
+  }
+}
+
+run "cidr_is_split_into_one_slash_20_per_zone" {
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    vpc_cidr           = "10.8.0.0/16"
+    availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+  }
+
+  assert {
+    condition     = [for az in ["us-east-1a", "us-east-1b", "us-east-1c"] : aws_subnet.private[az].cidr_block] == ["10.8.0.0/20", "10.8.16.0/20", "10.8.32.0/20"]
+    error_message = "each zone must get its own /20"
+  }
+}
+
+run "existing_vpc_is_used_as_given" {
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    create_vpc      = false
+    vpc_id          = "vpc-0123456789abcdef0"
+    subnet_ids      = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    route_table_ids = ["rtb-0123456789abcdef0"]
+  }
+
+  assert {
+    condition     = length(aws_vpc.this) == 0 && length(aws_subnet.private) == 0 && length(aws_route_table.private) == 0
+    error_message = "no VPC, subnet or route table may be created"
+  }
+
+  assert {
+    condition     = output.private_subnets == tomap({ "subnet-0aaaaaaaaaaaaaaaa" = "subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb" = "subnet-0bbbbbbbbbbbbbbbb" })
+    error_message = "the given subnets must be passed on, keyed by ID"
+  }
+
+  assert {
+    condition     = aws_vpc_endpoint.s3[0].route_table_ids == toset(var.route_table_ids) && aws_security_group.lambda.vpc_id == var.vpc_id
+    error_message = "the S3 endpoint and the functions' group must go into the given VPC"
+  }
+}
+
+run "existing_vpc_behind_nat_may_open_https" {
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    create_vpc               = false
+    vpc_id                   = "vpc-0123456789abcdef0"
+    subnet_ids               = ["subnet-0aaaaaaaaaaaaaaaa"]
+    create_s3_endpoint       = false
+    https_egress_cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  assert {
+    condition     = length(aws_vpc_endpoint.s3) == 0 && aws_vpc_security_group_egress_rule.lambda_https["0.0.0.0/0"].to_port == 443
+    error_message = "HTTPS egress must replace the endpoint when asked"
+  }
+}
+
+run "existing_vpc_needs_its_id_and_subnets" {
+  command = plan
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    create_vpc = false
+  }
+
+  expect_failures = [aws_security_group.lambda]
+}
+
+run "rejects_bad_sizes" {
+  command = plan
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    vpc_cidr = "10.0.0.0/24"
+    az_count = 7
+  }
+
+  expect_failures = [var.vpc_cidr, var.az_count]
+}

@@ -1,0 +1,177 @@
+# Wiring of the storage module against a mocked AWS provider (nothing is created).
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  name                     = "test"
+  vpc_id                   = "vpc-0123456789abcdef0"
+  subnet_ids               = { "us-east-1a" = "subnet-0aaaaaaaaaaaaaaaa", "us-east-1b" = "subnet-0bbbbbbbbbbbbbbbb" }
+  lambda_security_group_id = "sg-0123456789abcdef0"
+}
+
+run "efs_defaults_to_elastic_throughput" {
+  module {
+    source = "./modules/storage"
+  }
+
+  assert {
+    condition     = aws_efs_file_system.this.throughput_mode == "elastic"
+    error_message = "EFS must default to elastic throughput"
+  }
+}
+
+run "bursting_throughput_is_an_option" {
+  module {
+    source = "./modules/storage"
+  }
+
+  variables {
+    efs_throughput_mode = "bursting"
+  }
+
+  assert {
+    condition     = aws_efs_file_system.this.throughput_mode == "bursting"
+    error_message = "efs_throughput_mode must reach the file system"
+  }
+}
+
+run "functions_may_send_nfs_to_efs_only" {
+  module {
+    source = "./modules/storage"
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_egress_rule.lambda_to_efs.security_group_id == var.lambda_security_group_id &&
+      aws_vpc_security_group_egress_rule.lambda_to_efs.referenced_security_group_id == aws_security_group.efs.id &&
+      aws_vpc_security_group_egress_rule.lambda_to_efs.from_port == 2049
+    )
+    error_message = "the functions' group must reach EFS on 2049"
+  }
+}
+
+run "efs_mounts_only_through_the_access_point" {
+  module {
+    source = "./modules/storage"
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in jsondecode(aws_efs_file_system_policy.this.policy).Statement :
+      statement.Effect == "Allow" && try(statement.Condition.StringEquals["elasticfilesystem:AccessPointArn"], null) == aws_efs_access_point.this.arn
+    ])
+    error_message = "the file system policy must allow mounts through the access point"
+  }
+
+  assert {
+    condition     = length([for statement in jsondecode(aws_efs_file_system_policy.this.policy).Statement : statement if statement.Effect == "Allow"]) == 1
+    error_message = "the access point statement must be the only Allow"
+  }
+}
+
+run "rejects_unknown_throughput_mode" {
+  command = plan
+
+  module {
+    source = "./modules/storage"
+  }
+
+  variables {
+    efs_throughput_mode                = "provisioned"
+    noncurrent_version_expiration_days = 0
+  }
+
+  expect_failures = [var.efs_throughput_mode, var.noncurrent_version_expiration_days]
+}
+
+run "efs_admits_nfs_only_from_the_functions" {
+  module {
+    source = "./modules/storage"
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.efs_from_lambda.referenced_security_group_id == var.lambda_security_group_id &&
+      aws_vpc_security_group_ingress_rule.efs_from_lambda.from_port == 2049 &&
+      aws_vpc_security_group_ingress_rule.efs_from_lambda.to_port == 2049 &&
+      aws_vpc_security_group_ingress_rule.efs_from_lambda.cidr_ipv4 == null
+    )
+    error_message = "EFS must admit port 2049 from the functions' group only"
+  }
+
+  assert {
+    condition     = length(aws_security_group.efs.ingress) == 0
+    error_message = "the EFS group must have no inline rules besides the NFS one"
+  }
+
+  assert {
+    condition     = length(aws_efs_mount_target.this) == 2 && alltrue([for target in aws_efs_mount_target.this : target.security_groups == toset([aws_security_group.efs.id])])
+    error_message = "one mount target per private subnet, in the EFS group"
+  }
+}
+
+run "access_point_runs_as_1001_under_export_lambda" {
+  module {
+    source = "./modules/storage"
+  }
+
+  assert {
+    condition = (
+      aws_efs_access_point.this.posix_user[0].uid == 1001 &&
+      aws_efs_access_point.this.posix_user[0].gid == 1001 &&
+      aws_efs_access_point.this.root_directory[0].path == "/export/lambda" &&
+      aws_efs_access_point.this.root_directory[0].creation_info[0].permissions == "750" &&
+      aws_efs_access_point.this.root_directory[0].creation_info[0].owner_uid == 1001
+    )
+    error_message = "the access point must be uid/gid 1001, perms 750, at /export/lambda"
+  }
+}
+
+run "storage_is_private_encrypted_and_tls_only" {
+  module {
+    source = "./modules/storage"
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_public_access_block.this.block_public_acls &&
+      aws_s3_bucket_public_access_block.this.block_public_policy &&
+      aws_s3_bucket_public_access_block.this.ignore_public_acls &&
+      aws_s3_bucket_public_access_block.this.restrict_public_buckets
+    )
+    error_message = "every public access block setting must be on"
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      statement.Effect == "Deny" && statement.Condition.Bool["aws:SecureTransport"] == "false" && statement.Principal == "*"
+    ])
+    error_message = "the bucket policy must deny requests without TLS"
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in jsondecode(aws_efs_file_system_policy.this.policy).Statement :
+      statement.Effect == "Deny" && try(statement.Condition.Bool["aws:SecureTransport"], null) == "false"
+    ])
+    error_message = "the file system policy must deny access without TLS"
+  }
+
+  assert {
+    condition     = aws_efs_file_system.this.encrypted
+    error_message = "EFS must be encrypted"
+  }
+
+  assert {
+    condition     = aws_s3_bucket_versioning.this.versioning_configuration[0].status == "Enabled"
+    error_message = "the model bucket must be versioned"
+  }
+
+  assert {
+    condition     = aws_s3_bucket_ownership_controls.this.rule[0].object_ownership == "BucketOwnerEnforced"
+    error_message = "ACLs must be disabled on the model bucket"
+  }
+}

@@ -1,0 +1,265 @@
+"""The root module applied to a moto server on loopback, checked with boto3, then destroyed.
+
+moto stands in for the AWS APIs, so this proves that the configuration applies first time in dependency order and
+wires what it says; what moto does not store (a function's file system, image command, destinations) is asserted by
+the mocked `terraform test` runs in tests/*.tftest.hcl instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:prebuilt"
+SERVICES = (
+    *("apigateway", "apigatewayv2", "cloudwatch", "ec2", "ecr", "efs"),
+    *("iam", "lambda", "logs", "s3", "sqs", "sts"),
+)
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("moto") / "server.log").open("w")
+    # IAM's AWS managed policies exist in moto only when loaded at start-up; the functions attach one.
+    env = {**os.environ, **FAKE_CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
+def _provider_override(endpoint: str) -> str:
+    endpoints = "\n".join(f'    {service} = "{endpoint}"' for service in SERVICES)
+    return f"""provider "aws" {{
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = false
+  s3_use_path_style           = true
+  max_retries                 = 2
+
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
+class Terraform:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.env = {
+            **os.environ,
+            **FAKE_CREDENTIALS,
+            "TF_CLI_CONFIG_FILE": str(ROOT / "terraformrc"),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+
+    def run(self, *args: str, timeout: float) -> str:
+        result = subprocess.run(
+            ["terraform", *args, "-no-color"],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"terraform {args[0]} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        return result.stdout
+
+
+def _copy_root_module(destination: Path) -> None:
+    for source in ROOT.glob("*.tf"):
+        shutil.copy2(source, destination / source.name)
+    shutil.copy2(ROOT / ".terraform.lock.hcl", destination / ".terraform.lock.hcl")
+    shutil.copytree(ROOT / "modules", destination / "modules", ignore=shutil.ignore_patterns(".terraform*"))
+
+
+@pytest.fixture(scope="module")
+def applied(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    workdir = tmp_path_factory.mktemp("root")
+    _copy_root_module(workdir)
+    (workdir / "provider_moto.tf").write_text(_provider_override(moto_endpoint))
+    terraform = Terraform(workdir)
+    variables = ["-var", f"image_uri={IMAGE_URI}", "-var", "model_prefix=models", "-var", "force_destroy=true"]
+
+    terraform.run("init", "-backend=false", timeout=120)
+    started = time.monotonic()
+    terraform.run("apply", "-auto-approve", *variables, timeout=170)
+    apply_seconds = time.monotonic() - started
+    outputs = {name: value["value"] for name, value in json.loads(terraform.run("output", "-json", timeout=30)).items()}
+    try:
+        yield {"outputs": outputs, "endpoint": moto_endpoint, "apply_seconds": apply_seconds}
+    finally:
+        # moto answers DeleteFileSystemPolicy with an error; the policy goes with its file system anyway.
+        terraform.run("state", "rm", "module.storage.aws_efs_file_system_policy.this", timeout=30)
+        started = time.monotonic()
+        terraform.run("destroy", "-auto-approve", *variables, timeout=120)
+        print(f"terraform apply {apply_seconds:.0f} s, destroy {time.monotonic() - started:.0f} s against moto")
+
+
+def _client(applied: dict[str, Any], service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=applied["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_bucket_notifications_invoke_the_loader_for_created_and_removed_models(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    loader = _client(applied, "lambda").get_function(FunctionName=outputs["loader_function_name"])
+    loader_arn = loader["Configuration"]["FunctionArn"]
+
+    config = _client(applied, "s3").get_bucket_notification_configuration(Bucket=outputs["bucket_name"])
+
+    lambda_configs = config["LambdaFunctionConfigurations"]
+    assert {c["LambdaFunctionArn"] for c in lambda_configs} == {loader_arn}
+    filters = set()
+    for item in lambda_configs:
+        assert set(item["Events"]) == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+        rules = {rule["Name"].lower(): rule["Value"] for rule in item["Filter"]["Key"]["FilterRules"]}
+        filters.add((rules["prefix"], rules["suffix"]))
+    assert filters == {("models/", ".joblib"), ("models/", ".pkl"), ("models/", ".skops")}
+
+
+def test_s3_may_invoke_the_loader_only_from_the_model_bucket(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    policy = json.loads(_client(applied, "lambda").get_policy(FunctionName=outputs["loader_function_name"])["Policy"])
+
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == f"arn:aws:s3:::{outputs['bucket_name']}"
+    assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == "123456789012"
+
+
+def test_every_private_subnet_has_an_efs_mount_target(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    efs = _client(applied, "efs")
+
+    targets = efs.describe_mount_targets(FileSystemId=outputs["efs_file_system_id"])["MountTargets"]
+
+    assert len(outputs["private_subnet_ids"]) == 2
+    assert sorted(t["SubnetId"] for t in targets) == sorted(outputs["private_subnet_ids"])
+
+
+def test_access_point_runs_as_1001_under_export_lambda(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    points = _client(applied, "efs").describe_access_points(FileSystemId=outputs["efs_file_system_id"])["AccessPoints"]
+
+    (point,) = points
+    assert point["AccessPointArn"] == outputs["efs_access_point_arn"]
+    assert point["PosixUser"]["Uid"] == 1001
+    assert point["PosixUser"]["Gid"] == 1001
+    assert point["RootDirectory"]["Path"] == "/export/lambda"
+    assert point["RootDirectory"]["CreationInfo"]["Permissions"] == "750"
+
+
+def test_http_api_routes_every_request_to_the_inference_function(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    api = _client(applied, "apigatewayv2")
+    inference = _client(applied, "lambda").get_function(FunctionName=outputs["inference_function_name"])
+
+    (http_api,) = [item for item in api.get_apis()["Items"] if item["Name"] == outputs["inference_function_name"]]
+    routes = api.get_routes(ApiId=http_api["ApiId"])["Items"]
+    integrations = {i["IntegrationId"]: i for i in api.get_integrations(ApiId=http_api["ApiId"])["Items"]}
+
+    assert http_api["ProtocolType"] == "HTTP"
+    assert outputs["inference_url"] == http_api["ApiEndpoint"]
+    (route,) = routes
+    assert route["RouteKey"] == "$default"
+    integration = integrations[route["Target"].removeprefix("integrations/")]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert inference["Configuration"]["FunctionArn"] in integration["IntegrationUri"]
+
+
+def test_functions_run_the_given_image_with_the_model_settings(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    client = _client(applied, "lambda")
+
+    functions = {"loader": outputs["loader_function_name"], "inference": outputs["inference_function_name"]}
+    for service, name in functions.items():
+        config = client.get_function(FunctionName=name)["Configuration"]
+        env = config["Environment"]["Variables"]
+        assert config["PackageType"] == "Image"
+        assert env["POWERTOOLS_SERVICE_NAME"] == service
+        assert env["MODEL_DIR"] == "/mnt/ml"
+        assert env["MODEL_PREFIX"] == "models/"
+        assert env["ALLOWED_MODEL_FORMATS"] == "joblib,pkl,skops"
+        assert env["ONNX_FAST_PATH"] == "true"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ServerlessSklearn"
+        assert set(config["VpcConfig"]["SubnetIds"]) == set(outputs["private_subnet_ids"])
+
+
+def test_loader_failures_land_in_an_encrypted_queue_watched_by_an_alarm(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    sqs = _client(applied, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=outputs["loader_failure_queue_url"], AttributeNames=["All"])
+
+    alarms = _client(applied, "cloudwatch").describe_alarms()["MetricAlarms"]
+
+    assert attributes["Attributes"]["SqsManagedSseEnabled"] == "true"
+    queue_name = attributes["Attributes"]["QueueArn"].rsplit(":", 1)[1]
+    watching = [a for a in alarms if a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"] == queue_name]
+    assert len(watching) == 1
+    assert any(a["Namespace"] == "AWS/ApiGateway" and a["MetricName"] == "5xx" for a in alarms)

@@ -1,0 +1,261 @@
+# Defaults live in the modules: a null here means "the module's default" (see modules/*/README.md).
+
+variable "name" {
+  description = "Name prefix for every resource; lowercase letters, digits and hyphens."
+  type        = string
+  default     = "serverless-sklearn"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name))
+    error_message = "name must be 2-32 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------- network
+
+variable "create_vpc" {
+  description = "Create a VPC with private subnets; false to use vpc_id and subnet_ids."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the created VPC."
+  type        = string
+  default     = null
+}
+
+variable "availability_zones" {
+  description = "Availability zones of the created subnets; null picks az_count zones."
+  type        = list(string)
+  default     = null
+}
+
+variable "az_count" {
+  description = "Number of availability zones of the created VPC."
+  type        = number
+  default     = null
+}
+
+variable "vpc_id" {
+  description = "Existing VPC when create_vpc is false."
+  type        = string
+  default     = null
+}
+
+variable "subnet_ids" {
+  description = "Existing private subnets when create_vpc is false."
+  type        = list(string)
+  default     = []
+}
+
+variable "route_table_ids" {
+  description = "Route tables of the existing subnets that get the S3 gateway endpoint."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_s3_endpoint" {
+  description = "Create an S3 gateway endpoint for the loader."
+  type        = bool
+  default     = true
+}
+
+variable "https_egress_cidr_blocks" {
+  description = "Extra HTTPS egress for the functions (e.g. behind an existing NAT gateway)."
+  type        = list(string)
+  default     = []
+}
+
+# ---------------------------------------------------------------- storage
+
+variable "bucket_name" {
+  description = "Name of the model bucket; null derives one from name."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Let destroy delete a bucket that still holds models, and an ECR repository that holds images."
+  type        = bool
+  default     = false
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days a replaced or deleted model file is kept as a noncurrent S3 version."
+  type        = number
+  default     = null
+}
+
+variable "efs_throughput_mode" {
+  description = "EFS throughput mode: elastic or bursting."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------- compute
+
+variable "model_prefix" {
+  description = "Key prefix under which models live in the bucket; empty for the whole bucket."
+  type        = string
+  default     = ""
+}
+
+variable "allowed_model_formats" {
+  description = "Model formats accepted: any of joblib, pkl, skops; [\"skops\"] refuses pickles."
+  type        = list(string)
+  default     = null
+}
+
+variable "enable_onnx_fast_path" {
+  description = "Let the inference function use its ONNX fast path."
+  type        = bool
+  default     = true
+}
+
+variable "image_uri" {
+  description = "Image for both functions; null builds docker/ and pushes it to ECR."
+  type        = string
+  default     = null
+}
+
+variable "image_builder" {
+  description = "Command that builds and pushes the image when image_uri is null."
+  type        = string
+  default     = null
+}
+
+variable "image_build_options" {
+  description = "Extra options for the image build command."
+  type        = list(string)
+  default     = null
+}
+
+variable "architecture" {
+  description = "Instruction set of the functions and image: x86_64 or arm64."
+  type        = string
+  default     = null
+}
+
+variable "inference_memory_size" {
+  description = "Memory of the inference function in MB."
+  type        = number
+  default     = null
+}
+
+variable "inference_timeout" {
+  description = "Timeout of the inference function in seconds."
+  type        = number
+  default     = null
+}
+
+variable "loader_memory_size" {
+  description = "Memory of the loader function in MB."
+  type        = number
+  default     = null
+}
+
+variable "loader_timeout" {
+  description = "Timeout of the loader function in seconds."
+  type        = number
+  default     = null
+}
+
+variable "loader_maximum_retry_attempts" {
+  description = "Retries of a failed loader invocation before the failure queue."
+  type        = number
+  default     = null
+}
+
+variable "inference_reserved_concurrency" {
+  description = "Concurrency reserved for the inference function; null leaves it unreserved."
+  type        = number
+  default     = null
+}
+
+variable "inference_provisioned_concurrency" {
+  description = "Pre-initialised inference environments (billed while idle); 0 turns it off."
+  type        = number
+  default     = null
+}
+
+variable "model_cache_max_bytes" {
+  description = "Bytes of models the inference function keeps in memory; null uses half of its memory."
+  type        = number
+  default     = null
+}
+
+variable "model_refresh_seconds" {
+  description = "How often, at most, a cached model is checked against its file."
+  type        = number
+  default     = null
+}
+
+variable "log_level" {
+  description = "Log level of both functions."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps the logs."
+  type        = number
+  default     = null
+}
+
+variable "api_type" {
+  description = "API in front of the inference function: http or rest."
+  type        = string
+  default     = null
+}
+
+variable "api_authorization_type" {
+  description = "Authorization of the API and function URL: NONE or AWS_IAM."
+  type        = string
+  default     = null
+}
+
+variable "api_throttling" {
+  description = "Request rate and burst the API admits."
+  type = object({
+    rate_limit  = optional(number)
+    burst_limit = optional(number)
+  })
+  default = null
+}
+
+variable "cors" {
+  description = "CORS of the HTTP API and function URL; empty allow_origins turns it off."
+  type = object({
+    allow_origins  = optional(list(string))
+    allow_methods  = optional(list(string))
+    allow_headers  = optional(list(string))
+    expose_headers = optional(list(string))
+    max_age        = optional(number)
+  })
+  default = null
+}
+
+variable "create_function_url" {
+  description = "Also expose the inference function through a function URL."
+  type        = bool
+  default     = false
+}
+
+variable "inference_5xx_alarm_threshold" {
+  description = "5xx responses in five minutes that raise the inference alarm."
+  type        = number
+  default     = null
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires or clears."
+  type        = list(string)
+  default     = []
+}
