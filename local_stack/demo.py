@@ -1,0 +1,202 @@
+"""``python -m local_stack.demo``: train two iris models, upload them with the aws CLI, and call every API flavour.
+
+Starts the local stack as a child process (default ports, or free ones when those are taken), prints each request
+and answer, stops the stack, and exits non-zero when any step fails.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from local_stack.process import (
+    HttpAnswer,
+    StackError,
+    StackProcess,
+    http_request,
+    port_is_free,
+    running_stack,
+    wait_for_status,
+)
+from local_stack.stack import REPO_ROOT
+
+DEFAULT_S3_PORT = 4566
+DEFAULT_HTTP_PORT = 8080
+READY_TIMEOUT_SECONDS = 60.0
+LOG_PATH = REPO_ROOT / ".local-stack" / "demo.log"
+SPECIES = ("setosa", "versicolor", "virginica")
+# One flower of each species, as sepal length, sepal width, petal length, petal width (cm).
+FLOWERS = [[5.1, 3.5, 1.4, 0.2], [5.9, 3.0, 4.2, 1.5], [6.7, 3.0, 5.2, 2.3]]
+
+
+class DemoFailed(Exception):
+    """A step of the demo did not give the expected answer."""
+
+
+def train_models(directory: Path) -> tuple[Path, Path]:
+    """A logistic regression and a random forest on the iris data set shipped with scikit-learn."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_iris(return_X_y=True)
+    logistic = directory / "iris.joblib"
+    forest = directory / "iris-forest.joblib"
+    joblib.dump(LogisticRegression(max_iter=1000).fit(features, labels), logistic)
+    joblib.dump(RandomForestClassifier(n_estimators=50, random_state=0).fit(features, labels), forest)
+    return logistic, forest
+
+
+def pretty(value: Any, indent: int = 0) -> str:
+    """JSON with objects spread over lines and lists of numbers kept on one line."""
+    import json
+
+    pad = "  " * (indent + 1)
+    flat = json.dumps(value)
+    if len(flat) <= 60 and not isinstance(value, list):
+        return flat
+    if isinstance(value, dict) and value:
+        items = [f"{pad}{json.dumps(key)}: {pretty(item, indent + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        items = [pad + pretty(item, indent + 1) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
+    return flat
+
+
+def rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    return value
+
+
+def species(labels: Any) -> str:
+    if isinstance(labels, list) and all(isinstance(label, int) and 0 <= label < len(SPECIES) for label in labels):
+        return ", ".join(SPECIES[label] for label in labels)
+    return str(labels)
+
+
+def call(title: str, stack: StackProcess, path: str, payload: dict[str, Any]) -> Any:
+    url = f"{stack.inference_url}{path}"
+    print(f"\n--- {title}\n>>> POST {url}\n{pretty(payload)}")
+    answer: HttpAnswer = http_request("POST", url, payload)
+    try:
+        body = answer.json()
+    except ValueError:
+        raise DemoFailed(
+            f"{path} answered {answer.status} with a body that is not JSON: {answer.body[:200]!r}"
+        ) from None
+    shown = rounded(body)
+    note = "  (numbers shown to 4 significant digits)" if shown != body else ""
+    print(f"<<< {answer.status}{note}\n{pretty(shown)}")
+    if answer.status != 200:
+        raise DemoFailed(f"{path} answered {answer.status}: {body}")
+    return body
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailed(message)
+
+
+def step(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+def choose_port(variable: str, default: int, what: str) -> int:
+    """The port from the environment or the default; a free one when that is taken (0 always means a free one)."""
+    raw = os.environ.get(variable, "").strip()
+    wanted = int(raw) if raw.isdigit() else default
+    if wanted and not port_is_free(wanted):
+        print(f"Port {wanted} ({what}) is busy: using a free port instead.")
+        return 0
+    return wanted
+
+
+def upload(stack: StackProcess, model: Path, key: str) -> None:
+    print(f"$ aws --endpoint-url {stack.s3_endpoint} s3 cp {model.name} s3://{stack.bucket}/{key}")
+    print(stack.aws("s3", "cp", "--no-progress", str(model), f"s3://{stack.bucket}/{key}").stdout.strip())
+
+
+def run_demo(stack: StackProcess, logistic: Path, forest: Path) -> None:
+    url = stack.inference_url
+    bucket = stack.bucket
+    step(f"Upload the logistic regression as s3://{bucket}/iris.joblib (model iris, version 1)")
+    upload(stack, logistic, "iris.joblib")
+    step(f"Upload the random forest as s3://{bucket}/iris-forest/2/model.joblib (model iris-forest, version 2)")
+    upload(stack, forest, "iris-forest/2/model.joblib")
+
+    step("Wait until the loader has published both models")
+    for path in ("/v2/models/iris/ready", "/v2/models/iris-forest/versions/2/ready"):
+        started = time.monotonic()
+        wait_for_status(f"{url}{path}", 200, timeout=READY_TIMEOUT_SECONDS)
+        print(f"GET {path} -> 200 after {time.monotonic() - started:.1f} s")
+
+    v2 = call(
+        "Open Inference Protocol (KServe V2): iris, with class probabilities",
+        stack,
+        "/v2/models/iris/infer",
+        {
+            "id": "demo-1",
+            "inputs": [{"name": "input-0", "shape": [len(FLOWERS), 4], "datatype": "FP64", "data": FLOWERS}],
+            "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
+        },
+    )
+    outputs = {output.get("name"): output for output in v2.get("outputs", [])}
+    check("predict" in outputs, f"the V2 answer has no predict output: {v2}")
+    print(f"species: {species(outputs['predict'].get('data'))}")
+
+    v1 = call(
+        "KServe V1: iris-forest",
+        stack,
+        "/v1/models/iris-forest:predict",
+        {"instances": FLOWERS},
+    )
+    check(len(v1.get("predictions", [])) == len(FLOWERS), f"the V1 answer has no prediction per instance: {v1}")
+    print(f"species: {species(v1['predictions'])}")
+
+    original = call("Original format: iris", stack, "/inference", {"name": "iris", "inputs": FLOWERS})
+    labels = original.get("predicted_label", [])
+    check(len(labels) == len(FLOWERS), f"the answer has no predicted_label per input: {original}")
+    print(f"species: {species(labels)}")
+
+
+def main() -> int:
+    started = time.monotonic()
+    LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    s3_port = choose_port("LOCAL_S3_PORT", DEFAULT_S3_PORT, "S3")
+    http_port = choose_port("LOCAL_HTTP_PORT", DEFAULT_HTTP_PORT, "HTTP")
+    running: StackProcess | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="serverless-sklearn-demo-") as scratch:
+            step("Train a logistic regression and a random forest on iris")
+            logistic, forest = train_models(Path(scratch))
+            step("Start the local stack")
+            with running_stack(Path(scratch) / "efs", s3_port=s3_port, http_port=http_port, log_path=LOG_PATH) as stack:
+                running = stack
+                print(f"S3 {stack.s3_endpoint}, bucket {stack.bucket}, inference API {stack.inference_url}")
+                print(f"(its log: {LOG_PATH})")
+                run_demo(stack, logistic, forest)
+                step("Stop the local stack")
+    except (DemoFailed, StackError, OSError) as error:
+        print(f"\nDEMO FAILED: {error}", file=sys.stderr)
+        tail = running.log_tail() if running is not None else ""
+        if tail:
+            print(f"\nLast lines of {LOG_PATH}:\n{tail}", file=sys.stderr)
+        print(f"Demo failed after {time.monotonic() - started:.1f} s", file=sys.stderr)
+        return 1
+    print(f"\nDemo finished in {time.monotonic() - started:.1f} s: both models answered V2, V1 and /inference.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""An HTTP server on 127.0.0.1 that plays API Gateway (HTTP API, payload format 2.0) in front of a handler.
+
+Each request becomes the event API Gateway would send: the path percent-decoded in ``rawPath``, the query string
+left encoded, header names lower-cased with repeated values joined by commas, cookies split out, and the body as
+text or, when it is not text, base64. The handler's answer is written back the way API Gateway does it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+log = logging.getLogger("local_stack.gateway")
+
+# API Gateway HTTP APIs refuse larger payloads before calling the integration.
+MAX_GATEWAY_BODY_BYTES = 10 * 1024 * 1024
+# A refused body is read and discarded up to this size, so the client sees the 413 instead of a reset connection.
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+_TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+
+_METHOD = re.compile(r"[A-Z][A-Z-]{0,31}")
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the gateway's limit."""
+
+
+class BadFraming(Exception):
+    """The request body's length or chunked framing cannot be read."""
+
+
+def is_text(content_type: str | None, body: bytes) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    textual = (
+        not media_type
+        or media_type.startswith("text/")
+        or media_type in _TEXT_TYPES
+        or media_type.endswith(("+json", "+xml"))
+    )
+    if not textual:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def build_http_api_event(
+    *,
+    method: str,
+    target: str,
+    headers: Message,
+    body: bytes,
+    source_ip: str,
+    request_id: str,
+    domain_name: str,
+) -> dict[str, Any]:
+    """The HTTP API payload format 2.0 event for one request."""
+    parts = urlsplit(target)
+    raw_path = unquote(parts.path or "/")
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+    lowered.setdefault("x-forwarded-for", source_ip)
+    lowered.setdefault("x-forwarded-proto", "http")
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": parts.query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": domain_name,
+            "domainPrefix": domain_name.split(".", 1)[0],
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        if is_text(lowered.get("content-type"), body):
+            event["body"] = body.decode("utf-8")
+        else:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
+
+
+class GatewayResponse:
+    """What goes back on the wire for a handler's result, read the way API Gateway reads payload format 2.0."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @classmethod
+    def json(cls, status: int, payload: dict[str, Any]) -> GatewayResponse:
+        return cls(status, [("content-type", "application/json")], json.dumps(payload).encode())
+
+    @classmethod
+    def from_result(cls, result: Any) -> GatewayResponse:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            # Format 2.0 treats any other JSON value as a 200 body.
+            return cls(200, [("content-type", "application/json")], json.dumps(result).encode())
+        status = result["statusCode"]
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+            raise ValueError(f"statusCode must be an integer HTTP status, got {status!r}")
+        headers: list[tuple[str, str]] = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((str(name), str(value)) for value in values)
+        headers.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or [])
+        raw_body = result.get("body")
+        if raw_body is None:
+            body = b""
+        elif result.get("isBase64Encoded"):
+            body = base64.b64decode(raw_body)
+        else:
+            body = str(raw_body).encode("utf-8")
+        return cls(status, headers, body)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: InferenceGateway
+    # A client that stops sending must not hold a worker thread for ever.
+    timeout = 30
+
+    def __getattr__(self, name: str) -> Any:
+        # The $default route takes every method: the handler, not the gateway, decides what a method means.
+        if name.startswith("do_") and _METHOD.fullmatch(name[3:]):
+            return self._serve
+        raise AttributeError(name)
+
+    def do_HEAD(self) -> None:
+        self._serve(send_body=False)
+
+    def _serve(self, *, send_body: bool = True) -> None:
+        started = time.monotonic()
+        request_id = str(uuid.uuid4())
+        try:
+            body = self._read_body()
+        except BodyTooLarge:
+            self.close_connection = True
+            response = GatewayResponse.json(413, {"message": "Request Entity Too Large"})
+        except BadFraming as error:
+            self.close_connection = True
+            response = GatewayResponse.json(400, {"message": f"Bad Request: {error}"})
+        else:
+            response = self._invoke(body, request_id)
+        self._write(response, request_id, send_body=send_body)
+        if not self.server.quiet:
+            took = (time.monotonic() - started) * 1000
+            log.info("%s %s -> %d (%.1f ms)", self.command, self.path[:200], response.status, took)
+
+    def _invoke(self, body: bytes, request_id: str) -> GatewayResponse:
+        host = self.headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
+        event = build_http_api_event(
+            method=self.command,
+            target=self.path,
+            headers=self.headers,
+            body=body,
+            source_ip=self.client_address[0],
+            request_id=request_id,
+            domain_name=host,
+        )
+        try:
+            return GatewayResponse.from_result(self.server.invoke(event))
+        except Exception:
+            # API Gateway answers a failed or malformed integration response with a bare 500.
+            log.exception("request %s: the handler failed or returned an unusable response", request_id)
+            return GatewayResponse.json(500, {"message": "Internal Server Error"})
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return self._read_chunked()
+        raw_length = self.headers.get("content-length")
+        if raw_length is None:
+            return b""
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise BadFraming(f"content-length {raw_length!r} is not a number") from None
+        if length < 0:
+            raise BadFraming("negative content-length")
+        if length > MAX_GATEWAY_BODY_BYTES:
+            if length <= MAX_DRAIN_BYTES:
+                self._discard(length)
+            raise BodyTooLarge
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BadFraming("unreadable chunk size") from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > MAX_GATEWAY_BODY_BYTES:
+                raise BodyTooLarge
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _discard(self, length: int) -> None:
+        remaining = length
+        while remaining > 0:
+            chunk = self.rfile.read(min(_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+
+    def _write(self, response: GatewayResponse, request_id: str, *, send_body: bool) -> None:
+        self.send_response(response.status)
+        names = set()
+        for name, value in response.headers:
+            if name.lower() in ("content-length", "connection", "transfer-encoding"):
+                continue
+            names.add(name.lower())
+            self.send_header(name, value)
+        if "content-type" not in names and response.body:
+            self.send_header("content-type", "application/json")
+        self.send_header("apigw-requestid", request_id)
+        self.send_header("content-length", str(len(response.body)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Requests are logged once each by _serve, with their status and time.
+        pass
+
+
+class InferenceGateway(ThreadingHTTPServer):
+    """Serves on ``host:port`` (port 0 picks a free one) and hands every request to ``invoke`` as an event."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, host: str, port: int, invoke: Invoke, *, quiet: bool = False) -> None:
+        self.invoke = invoke
+        self.quiet = quiet
+        super().__init__((host, port), _RequestHandler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])

@@ -1,0 +1,180 @@
+"""``python -m local_stack.serve``: run the local stack in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from local_stack.stack import DEFAULT_MODEL_DIR, INFERENCE_HANDLER, LOADER_HANDLER, LocalStack, StackConfig
+
+READY_LINE = "READY"
+EXAMPLE_V2_REQUEST = {
+    "inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]
+}
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a port number, got {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise SystemExit(f"{name} must be between 0 and 65535, got {port}")
+    return port
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack.serve",
+        description="S3 (moto) with notifications driving the loader, and the inference API, all on 127.0.0.1.",
+    )
+    parser.add_argument(
+        "--s3-port", type=int, default=_env_port("LOCAL_S3_PORT", 4566), help="S3 port; 0 picks a free one"
+    )
+    parser.add_argument(
+        "--http-port", type=int, default=_env_port("LOCAL_HTTP_PORT", 8080), help="inference port; 0 picks a free one"
+    )
+    parser.add_argument("--bucket", default=os.environ.get("LOCAL_BUCKET", "models"), help="model bucket name")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=Path(os.environ.get("LOCAL_MODEL_DIR", str(DEFAULT_MODEL_DIR))),
+        help="directory standing in for EFS (MODEL_DIR of both functions)",
+    )
+    parser.add_argument(
+        "--loader-handler",
+        default=os.environ.get("LOCAL_LOADER_HANDLER", LOADER_HANDLER),
+        help="module.function the S3 events go to",
+    )
+    parser.add_argument(
+        "--inference-handler",
+        default=os.environ.get("LOCAL_INFERENCE_HANDLER", INFERENCE_HANDLER),
+        help="module.function the HTTP requests go to",
+    )
+    parser.add_argument("--ready-file", type=Path, help="write the endpoints here as JSON once the stack is up")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request and event")
+    return parser.parse_args(argv)
+
+
+def aws_cli() -> str:
+    """The aws command to show: the one on PATH, else the project's own."""
+    found = shutil.which("aws")
+    if found and Path(found).parent != Path(sys.executable).parent:
+        return "aws"
+    own = Path(sys.executable).parent / "aws"
+    if own.exists():
+        try:
+            return str(own.relative_to(Path.cwd()))
+        except ValueError:
+            return str(own)
+    return "aws"
+
+
+def banner(stack: LocalStack) -> str:
+    s3 = stack.s3_endpoint
+    url = stack.inference_url
+    bucket = stack.config.bucket
+    aws = f"{aws_cli()} --endpoint-url {s3}"
+    body = shlex.quote(json.dumps(EXAMPLE_V2_REQUEST))
+    return "\n".join(
+        [
+            "",
+            "Local stack is up (everything on 127.0.0.1).",
+            f"  S3 endpoint    {s3}",
+            f"  bucket         {bucket}",
+            f"  inference URL  {url}",
+            f"  model dir      {stack.model_dir}  (stands in for EFS)",
+            "",
+            "Upload, call, delete (any credentials work; these are never sent anywhere else):",
+            "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1",
+            f"  {aws} s3 cp iris.joblib s3://{bucket}/iris.joblib",
+            f"  {aws} s3 cp model.joblib s3://{bucket}/iris/2/model.joblib",
+            f"  curl -s {url}/v2/models/iris/ready",
+            f"  curl -s {url}/v2/models/iris/infer -H 'content-type: application/json' -d {body}",
+            f"  {aws} s3 rm s3://{bucket}/iris.joblib",
+            "",
+            "A replaced or removed model is served until the next check of its file (MODEL_REFRESH_SECONDS).",
+            "Stop with Ctrl-C.",
+        ]
+    )
+
+
+def write_ready_file(path: Path, stack: LocalStack) -> None:
+    info = {
+        "s3_endpoint": stack.s3_endpoint,
+        "inference_url": stack.inference_url,
+        "bucket": stack.config.bucket,
+        "model_dir": str(stack.model_dir),
+        "pid": os.getpid(),
+    }
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(info), encoding="utf-8")
+    temporary.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        if stopping.is_set():
+            # A second Ctrl-C while a slow load finishes: leave at once.
+            os._exit(128 + signum)
+        logging.getLogger("local_stack").info(
+            "%s received; stopping (again to quit at once)", signal.Signals(signum).name
+        )
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    config = StackConfig(
+        s3_port=args.s3_port,
+        http_port=args.http_port,
+        bucket=args.bucket,
+        model_dir=args.model_dir,
+        loader_handler=args.loader_handler,
+        inference_handler=args.inference_handler,
+        quiet=args.quiet,
+    )
+    stack = LocalStack(config)
+    try:
+        stack.start()
+    except OSError as error:
+        print(
+            f"cannot start the local stack: {error}\n"
+            "Other ports: LOCAL_S3_PORT=... LOCAL_HTTP_PORT=... make serve (0 picks free ones).",
+            file=sys.stderr,
+        )
+        return 1
+    except (ImportError, AttributeError, TypeError, ValueError) as error:
+        print(f"cannot load a handler: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    try:
+        print(banner(stack), flush=True)
+        if args.ready_file is not None:
+            write_ready_file(args.ready_file, stack)
+        print(READY_LINE, flush=True)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+    print("Local stack stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Starts and stops the pieces of the local stack in one process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_stack.bridge import S3EventBridge
+from local_stack.functions import LocalFunction
+from local_stack.gateway import InferenceGateway
+
+log = logging.getLogger("local_stack")
+
+HOST = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / ".local-stack" / "efs"
+LOADER_HANDLER = "lambdas.loader.handler.lambda_handler"
+INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    s3_port: int = 4566
+    http_port: int = 8080
+    bucket: str = "models"
+    model_dir: Path = DEFAULT_MODEL_DIR
+    region: str = "us-east-1"
+    loader_handler: str = LOADER_HANDLER
+    inference_handler: str = INFERENCE_HANDLER
+    quiet: bool = False
+
+
+def aws_environment(endpoint: str, region: str) -> dict[str, str]:
+    """Variables that point boto3 and the aws CLI at the local S3 with credentials that are never real."""
+    return {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region, "AWS_ENDPOINT_URL_S3": endpoint}
+
+
+class MotoServer:
+    """moto's server app on a werkzeug server in a thread. Binding happens in start(), so a busy port fails there."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="moto", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+class LocalStack:
+    """moto S3 + SQS, the bridge that drives the loader, and the HTTP gateway in front of the inference handler.
+
+    The handlers run in this process and read their settings from its environment, so one process holds one stack.
+    """
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.model_dir = config.model_dir.resolve()
+        self._moto: MotoServer | None = None
+        self._gateway: InferenceGateway | None = None
+        self._gateway_thread: threading.Thread | None = None
+        self._bridge: S3EventBridge | None = None
+
+    @property
+    def s3_endpoint(self) -> str:
+        assert self._moto is not None, "start() first"
+        return f"http://{HOST}:{self._moto.port}"
+
+    @property
+    def inference_url(self) -> str:
+        assert self._gateway is not None, "start() first"
+        return f"http://{HOST}:{self._gateway.port}"
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        config = self.config
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        for noisy in ("werkzeug", "botocore", "boto3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self._moto = MotoServer(HOST, config.s3_port)
+        self._moto.start()
+        endpoint = self.s3_endpoint
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            os.environ.pop(name, None)
+        os.environ.update(aws_environment(endpoint, config.region))
+        os.environ["MODEL_DIR"] = str(self.model_dir)
+
+        sqs, queue_url, failure_queue_url = self._create_bucket_and_queues(endpoint)
+        lock = threading.Lock()
+        loader = LocalFunction("loader", config.loader_handler, lock, region=config.region, timeout_seconds=300)
+        inference = LocalFunction("inference", config.inference_handler, lock, region=config.region)
+        # Import both handlers now: a broken handler stops the stack at start-up rather than at the first request.
+        loader.load()
+        inference.load()
+
+        self._bridge = S3EventBridge(sqs, queue_url, failure_queue_url, loader)
+        self._bridge.start()
+        self._gateway = InferenceGateway(HOST, config.http_port, inference.invoke, quiet=config.quiet)
+        self._gateway_thread = threading.Thread(
+            target=self._gateway.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
+        )
+        self._gateway_thread.start()
+
+    def _create_bucket_and_queues(self, endpoint: str) -> tuple[Any, str, str]:
+        import boto3
+
+        region = self.config.region
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
+        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+        bucket = self.config.bucket
+        queue_url = sqs.create_queue(QueueName=f"{bucket}-events")["QueueUrl"]
+        failure_queue_url = sqs.create_queue(QueueName=f"{bucket}-loader-failures")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]},
+                ]
+            },
+        )
+        return sqs, queue_url, failure_queue_url
+
+    def stop(self) -> None:
+        """Stop accepting requests, let the bridge finish its event, then stop S3. Safe to call more than once."""
+        if self._gateway is not None:
+            if self._gateway_thread is not None and self._gateway_thread.is_alive():
+                self._gateway.shutdown()
+                self._gateway_thread.join(timeout=10)
+            self._gateway.server_close()
+            self._gateway = None
+        if self._bridge is not None:
+            self._bridge.stop()
+            self._bridge = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None

@@ -1,0 +1,223 @@
+"""The local gateway hands each request to the inference handler as API Gateway (HTTP API 2.0) would."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local_stack.gateway import MAX_GATEWAY_BODY_BYTES, InferenceGateway
+
+
+class Recorder:
+    """Stands in for the handler: remembers the events and answers with whatever the test sets."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.answer: Any = {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": "{}"}
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        self.events.append(event)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def gateway(recorder: Recorder) -> Iterator[InferenceGateway]:
+    server = InferenceGateway("127.0.0.1", 0, recorder, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def send(
+    gateway: InferenceGateway,
+    method: str,
+    target: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        connection.request(method, target, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_json_post_becomes_an_http_api_2_event(gateway: InferenceGateway, recorder: Recorder) -> None:
+    body = json.dumps({"inputs": []}).encode()
+    send(gateway, "POST", "/v2/models/iris/infer?x=1&x=2&y=", body, {"Content-Type": "application/json", "X-Id": "7"})
+
+    event = recorder.events[0]
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "$default"
+    assert event["rawPath"] == "/v2/models/iris/infer"
+    assert event["rawQueryString"] == "x=1&x=2&y="
+    assert event["queryStringParameters"] == {"x": "1,2", "y": ""}
+    assert event["headers"]["content-type"] == "application/json"
+    assert event["headers"]["x-id"] == "7"
+    assert event["body"] == body.decode()
+    assert event["isBase64Encoded"] is False
+    http = event["requestContext"]["http"]
+    assert (http["method"], http["path"], http["sourceIp"]) == ("POST", "/v2/models/iris/infer", "127.0.0.1")
+    assert event["requestContext"]["requestId"]
+
+
+def test_the_path_arrives_percent_decoded_and_the_query_string_does_not(
+    gateway: InferenceGateway, recorder: Recorder
+) -> None:
+    send(gateway, "GET", "/v2/models/%E2%98%83%20x/ready?q=a%20b")
+
+    event = recorder.events[0]
+    assert event["rawPath"] == "/v2/models/\u2603 x/ready"
+    assert event["rawQueryString"] == "q=a%20b"
+    assert event["queryStringParameters"] == {"q": "a b"}
+
+
+def test_a_binary_body_is_base64_encoded(gateway: InferenceGateway, recorder: Recorder) -> None:
+    body = bytes(range(256))
+    send(gateway, "POST", "/inference", body, {"Content-Type": "application/octet-stream"})
+
+    event = recorder.events[0]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == body
+
+
+def test_json_that_is_not_utf8_is_base64_encoded(gateway: InferenceGateway, recorder: Recorder) -> None:
+    send(gateway, "POST", "/inference", b'{"name": "\xff"}', {"Content-Type": "application/json"})
+
+    assert recorder.events[0]["isBase64Encoded"] is True
+
+
+def test_a_get_has_no_body(gateway: InferenceGateway, recorder: Recorder) -> None:
+    send(gateway, "GET", "/v2/health/live")
+
+    assert "body" not in recorder.events[0]
+    assert recorder.events[0]["isBase64Encoded"] is False
+
+
+def test_cookies_are_split_out_of_the_headers(gateway: InferenceGateway, recorder: Recorder) -> None:
+    send(gateway, "GET", "/v2", headers={"Cookie": "a=1; b=2"})
+
+    event = recorder.events[0]
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert "cookie" not in event["headers"]
+
+
+def test_a_chunked_body_is_reassembled(gateway: InferenceGateway, recorder: Recorder) -> None:
+    chunks = iter([b'{"name": ', b'"iris"}'])
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        connection.request("POST", "/inference", body=chunks, headers={"Content-Type": "application/json"})
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+    assert json.loads(recorder.events[0]["body"]) == {"name": "iris"}
+
+
+def test_the_handler_response_goes_back_with_status_headers_and_body(
+    gateway: InferenceGateway, recorder: Recorder
+) -> None:
+    recorder.answer = {
+        "statusCode": 404,
+        "headers": {"content-type": "application/json", "x-model": "iris"},
+        "cookies": ["s=1"],
+        "body": json.dumps({"error": "model iris not found"}),
+        "isBase64Encoded": False,
+    }
+
+    status, headers, body = send(gateway, "GET", "/v2/models/iris")
+
+    assert status == 404
+    assert headers["x-model"] == "iris"
+    assert headers["set-cookie"] == "s=1"
+    assert headers["apigw-requestid"] == recorder.events[0]["requestContext"]["requestId"]
+    assert json.loads(body) == {"error": "model iris not found"}
+
+
+def test_a_base64_response_body_is_decoded(gateway: InferenceGateway, recorder: Recorder) -> None:
+    recorder.answer = {"statusCode": 200, "body": base64.b64encode(b"\x00\x01").decode(), "isBase64Encoded": True}
+
+    assert send(gateway, "GET", "/x")[2] == b"\x00\x01"
+
+
+def test_a_result_without_status_code_is_a_json_200(gateway: InferenceGateway, recorder: Recorder) -> None:
+    recorder.answer = {"live": True}
+
+    status, headers, body = send(gateway, "GET", "/v2/health/live")
+
+    assert (status, headers["content-type"], json.loads(body)) == (200, "application/json", {"live": True})
+
+
+def test_a_head_request_gets_headers_and_no_body(gateway: InferenceGateway, recorder: Recorder) -> None:
+    recorder.answer = {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": '{"a": 1}'}
+
+    status, headers, body = send(gateway, "HEAD", "/v2")
+
+    assert (status, headers["content-length"], body) == (200, "8", b"")
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("boom"), {"statusCode": "teapot"}, {"statusCode": 99}])
+def test_a_failing_or_malformed_handler_is_a_bare_500(
+    gateway: InferenceGateway, recorder: Recorder, failure: Any
+) -> None:
+    recorder.answer = failure
+
+    status, _, body = send(gateway, "GET", "/v2")
+
+    assert status == 500
+    assert json.loads(body) == {"message": "Internal Server Error"}
+    assert b"boom" not in body
+
+
+def test_a_body_over_the_gateway_limit_never_reaches_the_handler(gateway: InferenceGateway, recorder: Recorder) -> None:
+    status, _, body = send(gateway, "POST", "/inference", b"x" * (MAX_GATEWAY_BODY_BYTES + 1))
+
+    assert status == 413
+    assert json.loads(body) == {"message": "Request Entity Too Large"}
+    assert recorder.events == []
+
+
+def test_an_unreadable_content_length_is_a_400(gateway: InferenceGateway, recorder: Recorder) -> None:
+    status, _, _ = send(gateway, "POST", "/inference", None, {"Content-Length": "ten"})
+
+    assert status == 400
+    assert recorder.events == []
+
+
+def test_the_server_stays_up_after_a_failure(gateway: InferenceGateway, recorder: Recorder) -> None:
+    recorder.answer = RuntimeError("boom")
+    send(gateway, "GET", "/v2")
+    recorder.answer = {"statusCode": 204}
+
+    assert send(gateway, "GET", "/v2")[0] == 204
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"])
+def test_every_method_reaches_the_handler(gateway: InferenceGateway, recorder: Recorder, method: str) -> None:
+    recorder.answer = {"statusCode": 405, "body": '{"error": "method not allowed"}'}
+
+    status, _, _ = send(gateway, method, "/v2/models/iris/infer")
+
+    assert status == 405
+    assert recorder.events[0]["requestContext"]["http"]["method"] == method
