@@ -31,10 +31,12 @@ def load_model(path: Path) -> Any:
 def _load_skops(path: Path) -> Any:
     import skops.io
 
-    untrusted = skops.io.get_untrusted_types(file=path)
+    # Read once: the bytes that were checked are the bytes that load, even if the file is replaced meanwhile.
+    data = path.read_bytes()
+    untrusted = skops.io.get_untrusted_types(data=data)
     if untrusted:
         raise ModelLoadError(f"{path.name}: refusing untrusted types {untrusted}")
-    return skops.io.load(path, trusted=None)
+    return skops.io.loads(data, trusted=None)
 
 
 def check_estimator(model: Any) -> int | None:
