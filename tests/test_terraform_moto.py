@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from local_stack.moto_server import FAKE_CREDENTIALS, moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:prebuilt"
@@ -27,54 +26,16 @@ SERVICES = (
     *("apigateway", "apigatewayv2", "cloudwatch", "ec2", "ecr", "efs"),
     *("iam", "lambda", "logs", "s3", "sqs", "sts"),
 )
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("moto") / "server.log").open("w")
+    log_path = tmp_path_factory.mktemp("moto") / "server.log"
     # IAM's AWS managed policies exist in moto only when loaded at start-up; the functions attach one.
-    env = {**os.environ, **FAKE_CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.2)
+    with moto_server({"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}, log_path) as endpoint:
         yield endpoint
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
 
 
 def _provider_override(endpoint: str) -> str:

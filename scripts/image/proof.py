@@ -21,15 +21,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+# Run as a script from scripts/image/: make the repository root importable for the shared moto server helper.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from local_stack.moto_server import moto_server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -47,7 +49,6 @@ MODEL = "iris"
 # Uploaded keys and where the loader publishes them under models/: both key layouts, both model formats.
 UPLOADS = {f"{MODEL}.joblib": f"{MODEL}/1/model.joblib", f"{MODEL}/2/model.skops": f"{MODEL}/2/model.skops"}
 RUN_TIMEOUT_SECONDS = 180
-SERVER_START_SECONDS = 30
 EFS_UID = 1001
 CONTAINER_PREFIX = "image-test-"
 INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
@@ -61,52 +62,6 @@ MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_")
 
 class ProofFailed(Exception):
     """The image did not do what a deployment relies on; the message says what."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def moto_server(log_path: Path) -> Iterator[str]:
-    """An S3 emulator on a free loopback port; retried on a new port if another process took the first one."""
-    for _attempt in range(3):
-        port = free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **FAKE_AWS},
-            )
-        try:
-            if _wait_until_serving(server, ("127.0.0.1", port)):
-                yield endpoint
-                return
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
-    raise ProofFailed(f"moto server did not start; see {log_path}")
-
-
-def _wait_until_serving(server: subprocess.Popen[bytes], address: tuple[str, int]) -> bool:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(address, timeout=2):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
 
 
 def train_model(paths: dict[str, Path]) -> tuple[list[list[float]], list[int]]:
@@ -293,7 +248,7 @@ def prove(image: Image, work: Path) -> None:
     container = image.container()
     check_wheels_run_on_lambda(image, container)
     check_ca_bundle_not_baked_in(image, container, CA_BUNDLE)
-    with moto_server(work / "moto.log") as endpoint:
+    with moto_server(FAKE_AWS, work / "moto.log") as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import os
-import socket
-import subprocess
-import sys
-import time
 import tracemalloc
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +18,7 @@ import pytest
 from lambdas.common.repository import read_metadata, version_dir
 from lambdas.common.settings import Settings
 from lambdas.loader.process import process_event
+from local_stack.moto_server import moto_server as start_moto_server
 from tests.loader.conftest import Models
 from tests.s3_events import s3_event, s3_record
 
@@ -31,41 +26,10 @@ OBJECT_BYTES = 64 * 1024 * 1024
 PEAK_LIMIT = 8 * 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def moto_server(aws_credentials: None) -> Iterator[str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not start on {url}")
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    with start_moto_server() as endpoint:
+        yield endpoint
 
 
 def test_publishing_a_64_mib_model_keeps_memory_flat(moto_server: str, tmp_path: Path, models: Models) -> None:
