@@ -37,9 +37,9 @@ from moto import mock_aws
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from lambdas.common.models import load_model
-from lambdas.common.repository import find_model_file
+from lambdas.common.repository import find_model_files
 from lambdas.common.settings import Settings
+from lambdas.inference.cache import ModelCache
 from lambdas.loader.process import Outcome, Status, process_record
 from tests.inference.support import event_for, v2_request
 from tests.s3_events import s3_record
@@ -144,7 +144,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
-def race_settings(model_dir: Path) -> Settings:
+def race_settings(model_dir: Path, *, onnx_fast_path: bool = True) -> Settings:
     return Settings(
         model_dir=model_dir,
         model_prefix="",
@@ -152,7 +152,14 @@ def race_settings(model_dir: Path) -> Settings:
         refresh_seconds=0.0,
         max_request_bytes=6 * 1024 * 1024,
         allowed_suffixes=frozenset({".joblib", ".pkl", ".skops"}),
+        onnx_fast_path=onnx_fast_path,
     )
+
+
+@pytest.fixture(params=[True, False], ids=["onnx", "sklearn"])
+def fast_path(request: pytest.FixtureRequest) -> bool:
+    """Both runtimes, for races whose interleaving is forced: the same guarantees hold whichever serves."""
+    return bool(request.param)
 
 
 @pytest.fixture
@@ -191,9 +198,9 @@ class Loader:
     The loader reads exactly those bytes either way, and the race costs half the emulated S3 calls.
     """
 
-    def __init__(self, s3: Any, model_dir: Path) -> None:
+    def __init__(self, s3: Any, model_dir: Path, *, onnx_fast_path: bool = True) -> None:
         self.s3 = s3
-        self.settings = race_settings(model_dir)
+        self.settings = race_settings(model_dir, onnx_fast_path=onnx_fast_path)
         self._sequencers = itertools.count(0x10000)
         self._uploads: dict[tuple[str, bytes], dict[str, Any]] = {}
 
@@ -491,21 +498,23 @@ def test_deleted_and_recreated_versions_answer_a_version_that_exists_or_a_clean_
 
 
 def test_a_version_deleted_while_it_loads_answers_404_and_latest_falls_back(
-    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch
+    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch, fast_path: bool
 ) -> None:
     # Given "cycle" versions 1 and 2, and a loader that deletes version 2 just as the inference function opens it
-    loader = Loader(s3, model_dir)
+    handler.configure(race_settings(model_dir, onnx_fast_path=fast_path))
+    loader = Loader(s3, model_dir, onnx_fast_path=fast_path)
     for version in (1, 2):
         assert loader.put(f"cycle/{version}/model.joblib", models.by_class[CYCLE_CLASS[version]]).status is (
             Status.PUBLISHED
         )
+    real_load = ModelCache._load
 
-    def deleted_first(path: Path) -> Any:
+    def deleted_first(cache: ModelCache, name: str, version: int, path: Path, *args: Any) -> Any:
         if path.parent.name == "2" and path.exists():
             assert loader.delete("cycle/2/model.joblib").status is Status.DELETED
-        return load_model(path)
+        return real_load(cache, name, version, path, *args)
 
-    monkeypatch.setattr("lambdas.inference.cache.load_model", deleted_first)
+    monkeypatch.setattr(ModelCache, "_load", deleted_first)
     client = Client(handler, models.probe, ["/v2/models/cycle/versions/2/infer", "/v2/models/cycle/infer"])
 
     # When version 2 is asked for by number, it is gone: 404, not 503 "cannot be loaded"
@@ -519,20 +528,21 @@ def test_a_version_deleted_while_it_loads_answers_404_and_latest_falls_back(
 
 
 def test_latest_answers_while_its_top_versions_are_deleted_one_after_another(
-    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch
+    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch, fast_path: bool
 ) -> None:
     # Given "cycle" versions 1, 2 and 3, and a loader that deletes version 3 and then version 2, each just as the
     # inference function looks for its file, after it has listed the versions
-    loader = Loader(s3, model_dir)
+    handler.configure(race_settings(model_dir, onnx_fast_path=fast_path))
+    loader = Loader(s3, model_dir, onnx_fast_path=fast_path)
     for version, answer in CYCLE_CLASS.items():
         assert loader.put(f"cycle/{version}/model.joblib", models.by_class[answer]).status is Status.PUBLISHED
 
-    def deleted_first(directory: Path, allowed: frozenset[str] | None = None) -> Path | None:
+    def deleted_first(directory: Path, allowed: frozenset[str] | None = None) -> tuple[Path | None, Path | None]:
         if directory.name in ("2", "3") and directory.is_dir():
             assert loader.delete(f"cycle/{directory.name}/model.joblib").status is Status.DELETED
-        return find_model_file(directory, allowed)
+        return find_model_files(directory, allowed)
 
-    monkeypatch.setattr("lambdas.inference.cache.find_model_file", deleted_first)
+    monkeypatch.setattr("lambdas.inference.cache.find_model_files", deleted_first)
     client = Client(handler, models.probe, ["/v2/models/cycle/infer"])
 
     # When latest is asked for, then version 1, the one left, answers: the model never stopped existing
@@ -541,23 +551,25 @@ def test_latest_answers_while_its_top_versions_are_deleted_one_after_another(
 
 
 def test_a_version_republished_in_another_format_keeps_answering(
-    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch
+    s3: Any, model_dir: Path, handler: ModuleType, models: Models, monkeypatch: pytest.MonkeyPatch, fast_path: bool
 ) -> None:
     # Given "swap" version 1 as a joblib file, and a loader that republishes it as a .skops file (which removes the
-    # joblib file) just after the inference function has found the joblib file
-    loader = Loader(s3, model_dir)
+    # joblib file and replaces its conversion) just after the inference function has found the joblib file
+    handler.configure(race_settings(model_dir, onnx_fast_path=fast_path))
+    loader = Loader(s3, model_dir, onnx_fast_path=fast_path)
     assert loader.put("swap/1/model.joblib", models.by_class[0]).status is Status.PUBLISHED
 
-    def republished_after(directory: Path, allowed: frozenset[str] | None = None) -> Path | None:
-        found = find_model_file(directory, allowed)
-        if found is not None and found.suffix == ".joblib":
+    def republished_after(directory: Path, allowed: frozenset[str] | None = None) -> tuple[Path | None, Path | None]:
+        found = find_model_files(directory, allowed)
+        if found[0] is not None and found[0].suffix == ".joblib":
             assert loader.put("swap/1/model.skops", models.skops_by_class[2]).status is Status.PUBLISHED
         return found
 
-    monkeypatch.setattr("lambdas.inference.cache.find_model_file", republished_after)
+    monkeypatch.setattr("lambdas.inference.cache.find_model_files", republished_after)
     client = Client(handler, models.probe, ["/v2/models/swap/versions/1/infer"])
 
     # When the version is asked for, the .skops model answers: the version never stopped existing
     answer = client.ask("/v2/models/swap/versions/1/infer")
     assert (answer.status, answer.version, answer.labels) == (200, 1, [2] * PROBE_ROWS)
-    assert sorted(p.name for p in (model_dir / "models" / "swap" / "1").iterdir()) == ["metadata.json", "model.skops"]
+    files = sorted(p.name for p in (model_dir / "models" / "swap" / "1").iterdir())
+    assert files == (["metadata.json", "model.onnx", "model.skops"] if fast_path else ["metadata.json", "model.skops"])

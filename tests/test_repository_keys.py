@@ -7,11 +7,14 @@ import pytest
 from lambdas.common.repository import (
     InvalidKey,
     ModelKey,
+    SampleKey,
     find_model_file,
     latest_version,
     list_models,
     list_versions,
     parse_key,
+    parse_sample_key,
+    sample_keys,
 )
 
 VALID = [
@@ -115,3 +118,38 @@ def test_an_empty_repository_lists_nothing(tmp_path: Path) -> None:
     assert list_models(tmp_path) == {}
     assert latest_version(tmp_path, "iris") is None
     assert list_versions(tmp_path, "../etc") == []
+
+
+@pytest.mark.parametrize(
+    ("key", "prefix", "expected"),
+    [
+        ("iris.sample.json", "", SampleKey("iris", 1, "sample.json")),
+        ("iris/3/sample.npy", "", SampleKey("iris", 3, "sample.npy")),
+        ("models/iris.sample.npy", "models/", SampleKey("iris", 1, "sample.npy")),
+        ("iris.json", "", None),
+        ("iris/3/samples.json", "", None),
+        ("iris/03/sample.json", "", None),
+        ("../3/sample.json", "", None),
+        (".sample.json", "", None),
+        ("iris.sample.json", "models/", None),
+        ("a/b/c/sample.json", "", None),
+    ],
+)
+def test_probe_sample_keys_name_the_model_version_they_belong_to(
+    key: str, prefix: str, expected: SampleKey | None
+) -> None:
+    assert parse_sample_key(key, prefix) == expected
+
+
+@pytest.mark.parametrize(
+    ("model_key", "expected"),
+    [
+        ("iris.joblib", ("iris.sample.json", "iris.sample.npy")),
+        ("models/iris.skops", ("models/iris.sample.json", "models/iris.sample.npy")),
+        ("iris/3/model.pkl", ("iris/3/sample.json", "iris/3/sample.npy")),
+    ],
+)
+def test_a_model_looks_for_its_sample_beside_its_own_key(model_key: str, expected: tuple[str, ...]) -> None:
+    target = parse_key(model_key, "models/" if model_key.startswith("models/") else "")
+    assert sample_keys(model_key, target) == expected
+    assert all(parse_sample_key(key, "models/" if key.startswith("models/") else "") for key in expected)

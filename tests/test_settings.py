@@ -13,6 +13,12 @@ def test_defaults_fit_a_lambda_with_efs_at_mnt_ml() -> None:
     assert settings.cache_max_bytes == 1024 * 1024 * 1024
     assert settings.allowed_suffixes == {".joblib", ".pkl", ".skops"}
     assert settings.model_prefix == ""
+    assert settings.onnx_fast_path is True
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("FALSE", False), ("0", False), ("true", True)])
+def test_the_onnx_fast_path_follows_its_deployment_switch(value: str, expected: bool) -> None:
+    assert Settings.from_env({"ONNX_FAST_PATH": value}).onnx_fast_path is expected
 
 
 def test_prefix_is_normalised_to_end_in_one_slash() -> None:
@@ -32,6 +38,8 @@ def test_a_deployment_can_accept_only_skops() -> None:
         ("MODEL_REFRESH_SECONDS", "nan"),
         ("MAX_REQUEST_BYTES", "-5"),
         ("ALLOWED_MODEL_FORMATS", "onnx"),
+        ("ONNX_FAST_PATH", "maybe"),
+        ("ONNX_MAX_MODEL_BYTES", "0"),
     ],
 )
 def test_bad_values_fail_fast_naming_the_variable(name: str, value: str) -> None:

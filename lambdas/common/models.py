@@ -5,20 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 
 class ModelLoadError(Exception):
     """A model file that cannot be turned into a usable estimator; the reason is in the message."""
 
 
-def load_model(path: Path) -> Any:
-    """Load a model file by its suffix; ``.skops`` files load only when every type in them is trusted by default."""
+def load_model(path: Path, *, memory_map: bool = False) -> Any:
+    """Load a model file by its suffix; ``.skops`` files load only when every type in them is trusted by default.
+
+    ``memory_map``: map the arrays of an uncompressed joblib file instead of reading them (copy-on-write, so a model
+    that adjusts its arrays while unpickling still loads): the whole object is built, its large arrays stay on disk.
+    """
     try:
         if path.suffix == ".skops":
             return _load_skops(path)
         if path.suffix in (".joblib", ".pkl"):
-            return joblib.load(path)
+            import joblib  # imported on first use: a process serving only ONNX models never needs it
+
+            return joblib.load(path, mmap_mode="c" if memory_map else None)
     except ModelLoadError:
         raise
     except MemoryError:

@@ -3,8 +3,14 @@
     <prefix>iris.joblib             -> models/iris/1/model.joblib
     <prefix>iris/3/model.skops      -> models/iris/3/model.skops
 
-A version directory holds one model file and ``metadata.json``. Only these exact names count as a model, so a
-temporary file being written beside them is never mistaken for one.
+A model may have a probe sample beside it, rows the loader checks an ONNX conversion on:
+
+    <prefix>iris.sample.json        (or .npy) for iris.joblib
+    <prefix>iris/3/sample.json      (or .npy) for iris/3/model.skops
+
+A version directory holds one model file, ``metadata.json`` and, when the model converts to ONNX and answers alike,
+``model.onnx``. Only these exact names count, so a temporary file being written beside them is never mistaken for one.
+A ``model.onnx`` never stands alone: a version exists while its scikit-learn model file does.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from typing import Any
 MODEL_SUFFIXES = (".joblib", ".pkl", ".skops")
 MODEL_FILES = tuple(f"model{suffix}" for suffix in MODEL_SUFFIXES)
 METADATA_FILE = "metadata.json"
+ONNX_FILE = "model.onnx"
+SAMPLE_FILES = ("sample.json", "sample.npy")
 MODELS_SUBDIR = "models"
+_KNOWN_FILES = frozenset((*MODEL_FILES, ONNX_FILE))
 MAX_VERSION = 10**9
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -85,6 +94,42 @@ def parse_key(key: str, prefix: str = "", allowed_suffixes: frozenset[str] | Non
     return ModelKey(name=name, version=version, suffix=suffix)
 
 
+@dataclass(frozen=True)
+class SampleKey:
+    name: str
+    version: int
+    filename: str  # one of SAMPLE_FILES
+
+
+def parse_sample_key(key: str, prefix: str = "") -> SampleKey | None:
+    """The model version a probe sample key belongs to, or None when the key is not a sample's."""
+    if not key.startswith(prefix):
+        return None
+    parts = key[len(prefix) :].split("/")
+    if len(parts) == 3 and parts[2] in SAMPLE_FILES:
+        name, version = parts[0], parse_version(parts[1])
+        filename = parts[2]
+    elif len(parts) == 1:
+        flat = next((f for f in SAMPLE_FILES if parts[0].endswith(f".{f}")), None)
+        if flat is None:
+            return None
+        name, version, filename = parts[0][: -len(flat) - 1], 1, flat
+    else:
+        return None
+    if version is None or not is_valid_name(name):
+        return None
+    return SampleKey(name=name, version=version, filename=filename)
+
+
+def sample_keys(model_key: str, target: ModelKey) -> tuple[str, ...]:
+    """Where the probe sample of the model uploaded as ``model_key`` may be, in the order they are looked for."""
+    if model_key.endswith(f"/{target.version}/{target.filename}"):
+        base = model_key[: -len(target.filename)]
+        return tuple(f"{base}{filename}" for filename in SAMPLE_FILES)
+    base = model_key[: -len(target.suffix)]
+    return tuple(f"{base}.{filename}" for filename in SAMPLE_FILES)
+
+
 def _split_suffix(filename: str) -> tuple[str, str]:
     stem, dot, extension = filename.rpartition(".")
     if not dot or not stem:
@@ -101,23 +146,32 @@ def version_dir(model_dir: Path, name: str, version: int) -> Path:
 
 
 def find_model_file(directory: Path, allowed_suffixes: frozenset[str] | None = None) -> Path | None:
-    """The model file of a version directory, or None while it has none.
+    """The scikit-learn model file of a version directory, or None while it has none."""
+    return find_model_files(directory, allowed_suffixes)[0]
+
+
+def find_model_files(
+    directory: Path, allowed_suffixes: frozenset[str] | None = None
+) -> tuple[Path | None, Path | None]:
+    """The model file of a version directory and its ONNX conversion, each None when absent; the conversion only
+    counts beside a model file.
 
     The directory is read once: a version republished in another format gets its new file renamed in before the old
     one is removed, and looking for one name after the other could miss both.
     """
     try:
         with os.scandir(directory) as entries:
-            present = {entry.name: entry for entry in entries if entry.name in MODEL_FILES}
+            present = {entry.name: entry for entry in entries if entry.name in _KNOWN_FILES}
     except OSError:
-        return None
+        return None, None
     for filename in MODEL_FILES:
         if allowed_suffixes is not None and Path(filename).suffix not in allowed_suffixes:
             continue
         entry = present.get(filename)
         if entry is not None and entry.is_file():
-            return directory / filename
-    return None
+            onnx = present.get(ONNX_FILE)
+            return directory / filename, (directory / ONNX_FILE if onnx is not None and onnx.is_file() else None)
+    return None, None
 
 
 def list_versions(model_dir: Path, name: str) -> list[int]:

@@ -15,6 +15,10 @@ CACHE_SHARE_OF_MEMORY = 0.5
 DEFAULT_CACHE_BYTES = 1 << 30
 # API Gateway and Lambda cap a synchronous payload at 6 MB; larger bodies never reach the function.
 DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024
+# Converting a model to ONNX holds it and its graph in memory several times over; larger models stay on scikit-learn.
+DEFAULT_ONNX_MAX_MODEL_BYTES = 128 * 1024 * 1024
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 class SettingsError(ValueError):
@@ -29,6 +33,8 @@ class Settings:
     refresh_seconds: float
     max_request_bytes: int
     allowed_suffixes: frozenset[str]
+    onnx_fast_path: bool = True
+    onnx_max_model_bytes: int = DEFAULT_ONNX_MAX_MODEL_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +49,8 @@ class Settings:
             refresh_seconds=_non_negative_float(env, "MODEL_REFRESH_SECONDS", 5.0),
             max_request_bytes=_positive_int(env, "MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
             allowed_suffixes=_suffixes(env.get("ALLOWED_MODEL_FORMATS", "")),
+            onnx_fast_path=_flag(env, "ONNX_FAST_PATH", True),
+            onnx_max_model_bytes=_positive_int(env, "ONNX_MAX_MODEL_BYTES", DEFAULT_ONNX_MAX_MODEL_BYTES),
         )
 
 
@@ -70,6 +78,22 @@ def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> fl
     if not value >= 0 or value == float("inf"):
         raise SettingsError(f"{name} must be a finite number >= 0, got {raw!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def is_off(value: str | None) -> bool:
+    """A flag value that turns something off (``false``, ``off``, ``no``, ``0``), as in object metadata."""
+    return value is not None and value.strip().lower() in _FALSE
 
 
 def _suffixes(raw: str) -> frozenset[str]:

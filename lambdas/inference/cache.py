@@ -3,6 +3,9 @@
 A cached model is trusted for ``refresh_seconds``; after that one ``stat`` tells whether its file changed (inode,
 size, mtime). A changed file is loaded before the old model is dropped, so a corrupt or half-written file never
 evicts a good model. ``latest`` is the highest published version, re-listed on the same window.
+
+With the ONNX fast path on, a version's ``model.onnx`` is the file served when it sits beside the model file; one
+that does not open is logged and the model file serves instead, until the conversion changes.
 """
 
 from __future__ import annotations
@@ -13,13 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
-
-from lambdas.common.models import ModelLoadError, check_estimator, load_model
+from lambdas.common.models import ModelLoadError
 from lambdas.common.repository import (
-    find_model_file,
+    find_model_files,
     is_valid_name,
     list_versions,
     read_metadata,
@@ -27,7 +28,7 @@ from lambdas.common.repository import (
 )
 from lambdas.inference.errors import ModelNotFound, ModelUnavailable
 from lambdas.inference.observability import logger
-from lambdas.inference.tensors import datatype_of
+from lambdas.inference.runtimes import OnnxRunner, Runner, SklearnRunner
 
 # Loads of different models may run in parallel; loads of one model are serialised by one of these locks.
 _LOAD_LOCK_STRIPES = 32
@@ -50,17 +51,29 @@ class FileStamp(NamedTuple):
 class LoadedModel:
     name: str
     version: int
-    estimator: Any
-    feature_count: int | None
-    stamp: FileStamp
-    label_datatype: str
-    class_count: int | None
-    has_proba: bool
+    runner: Runner
+    stamp: FileStamp  # of the file chosen to serve: model.onnx when the fast path serves, else the model file
 
     @property
     def size_bytes(self) -> int:
         """What the model is assumed to cost in memory: its file size, at least one byte."""
         return max(self.stamp.size, 1)
+
+    @property
+    def feature_count(self) -> int | None:
+        return self.runner.feature_count
+
+    @property
+    def label_datatype(self) -> str:
+        return self.runner.label_datatype
+
+    @property
+    def class_count(self) -> int | None:
+        return self.runner.class_count
+
+    @property
+    def has_proba(self) -> bool:
+        return self.runner.has_proba
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,7 @@ class ModelCache:
         max_bytes: int,
         refresh_seconds: float,
         allowed_suffixes: frozenset[str] | None = None,
+        serve_onnx: bool = False,
         on_event: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -86,6 +100,7 @@ class ModelCache:
         self.max_bytes = max_bytes
         self.refresh_seconds = refresh_seconds
         self._allowed = allowed_suffixes
+        self._serve_onnx = serve_onnx
         self._on_event = on_event
         self._clock = clock
         self._lock = threading.Lock()
@@ -148,7 +163,8 @@ class ModelCache:
         if entry is not None and now - entry.checked_at < self.refresh_seconds:
             return _served(entry)  # another thread checked it while this one waited
         name, version = key
-        path = find_model_file(version_dir(self.model_dir, name, version), self._allowed)
+        model_file, onnx_file = find_model_files(version_dir(self.model_dir, name, version), self._allowed)
+        path = onnx_file if self._serve_onnx and onnx_file is not None else model_file
         stamp = _stamp(path)
         if path is None or stamp is None:
             if path is not None and attempt < _LOAD_ATTEMPTS:
@@ -160,7 +176,7 @@ class ModelCache:
             self._store(key, _Entry(entry.model, now, entry.failed_stamp, entry.failure))
             return _served(entry)
         try:
-            model = _load(name, version, path, stamp)
+            model = self._load(name, version, path, stamp, model_file)
         except ModelLoadError as error:
             if attempt < _LOAD_ATTEMPTS and _stamp(path) != stamp:
                 # The loader deleted or replaced the file while it was read: the error is about a file that is no
@@ -177,9 +193,31 @@ class ModelCache:
             self._store(key, failed)
             return _served(failed)
         self._emit("ModelLoaded")
-        logger.info("model loaded", extra={"model": name, "version": version, "bytes": model.size_bytes})
+        logger.info(
+            "model loaded",
+            extra={"model": name, "version": version, "bytes": model.size_bytes, "runtime": model.runner.runtime},
+        )
         self._store(key, _Entry(model, now))
         return model
+
+    def _load(self, name: str, version: int, path: Path, stamp: FileStamp, model_file: Path | None) -> LoadedModel:
+        """Load and describe a model. The stamp was taken before loading: if the file changes meanwhile, the next
+        check sees a different stamp and loads it again."""
+        if path.name.endswith(".onnx"):
+            try:
+                return LoadedModel(name, version, OnnxRunner.load(path), stamp)
+            except ModelLoadError as error:
+                if model_file is None:
+                    raise
+                # Served by scikit-learn under the conversion's stamp: tried again only once the conversion changes.
+                self._emit("FastPathLoadFailed")
+                logger.warning(
+                    "ONNX conversion does not load; serving the model file",
+                    extra={"model": name, "version": version, "reason": str(error)},
+                )
+                path = model_file
+        runner = SklearnRunner.load(path, _declared_feature_count(path.parent))
+        return LoadedModel(name, version, runner, stamp)
 
     def _store(self, key: tuple[str, int], entry: _Entry) -> None:
         evicted = []
@@ -245,33 +283,6 @@ def _stamp(path: Path | None) -> FileStamp | None:
         return None
 
 
-def _load(name: str, version: int, path: Path, stamp: FileStamp) -> LoadedModel:
-    """Load and describe a model. The stamp was taken before loading: if the file changes meanwhile, the next
-    check sees a different stamp and loads it again."""
-    estimator = load_model(path)
-    feature_count = check_estimator(estimator)
-    if feature_count is None:
-        metadata = read_metadata(path.parent) or {}
-        declared = metadata.get("feature_count")
-        if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0:
-            feature_count = declared
-    classes = getattr(estimator, "classes_", None)
-    labels = np.asarray(classes) if classes is not None else None
-    single_output = labels is not None and labels.ndim == 1
-    return LoadedModel(
-        name=name,
-        version=version,
-        estimator=estimator,
-        feature_count=feature_count,
-        stamp=stamp,
-        label_datatype=datatype_of(labels.dtype) if labels is not None and single_output else "FP64",
-        class_count=len(labels) if labels is not None and single_output else None,
-        has_proba=single_output and _has_method(estimator, "predict_proba"),
-    )
-
-
-def _has_method(estimator: Any, method: str) -> bool:
-    try:
-        return callable(getattr(estimator, method, None))
-    except Exception:  # available_if raises when the method does not apply to this configuration
-        return False
+def _declared_feature_count(directory: Path) -> int | None:
+    declared = (read_metadata(directory) or {}).get("feature_count")
+    return declared if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0 else None

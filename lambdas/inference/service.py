@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from lambdas.common.repository import list_models, parse_version
 from lambdas.common.settings import Settings
 from lambdas.inference.cache import LoadedModel, ModelCache
@@ -15,7 +13,6 @@ from lambdas.inference.tensors import Array, instances, json_values, output_tens
 
 SERVER_NAME = "serverless-sklearn"
 SERVER_VERSION = "0.1.0"
-PLATFORM = "sklearn"
 PREDICT = "predict"
 PREDICT_PROBA = "predict_proba"
 OUTPUT_NAMES = (PREDICT, PREDICT_PROBA)
@@ -31,6 +28,7 @@ class InferenceService:
             max_bytes=settings.cache_max_bytes,
             refresh_seconds=settings.refresh_seconds,
             allowed_suffixes=settings.allowed_suffixes,
+            serve_onnx=settings.onnx_fast_path,
             on_event=count,
         )
 
@@ -65,7 +63,7 @@ class InferenceService:
         return {
             "name": name,
             "versions": [str(v) for v in self.cache.versions(name)],
-            "platform": PLATFORM,
+            "platform": model.runner.platform,
             "inputs": inputs,
             "outputs": outputs,
         }
@@ -156,6 +154,7 @@ def _predict(model: LoadedModel, features: Array, output: str) -> Array:
     if output == PREDICT_PROBA and not model.has_proba:
         raise BadRequest(f"model {model.name!r} version {model.version} does not provide predict_proba")
     try:
-        return np.asarray(getattr(model.estimator, output)(features))
+        answer: Array = getattr(model.runner, output)(features)
     except (ValueError, TypeError, AttributeError) as error:  # input the estimator cannot take, e.g. numbers for text
         raise BadRequest(f"the model rejected the input: {str(error)[:_MAX_REASON_CHARS]}") from None
+    return answer

@@ -13,7 +13,7 @@ from botocore.config import Config
 
 from lambdas.common.settings import Settings
 from lambdas.loader.process import DEFAULT_LOCK_TIMEOUT, Outcome, Status, process_event
-from lambdas.loader.publish import S3Reader
+from lambdas.loader.s3 import S3Reader
 
 logger = Logger(service="loader")
 metrics = Metrics(namespace="ServerlessSklearn", service="loader")

@@ -25,11 +25,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from lambdas.common.repository import InvalidKey, ModelKey, parse_key
+from lambdas.common.repository import InvalidKey, ModelKey, SampleKey, parse_key, parse_sample_key, version_dir
 from lambdas.common.settings import Settings
 from lambdas.loader.errors import PermanentFailure, Superseded, TransientFailure
 from lambdas.loader.events import Action, EventShapeError, S3Record, compare_sequencers, iter_records, parse_record
-from lambdas.loader.publish import S3Reader, ensure_current, object_exists, publish_model, remove_model
+from lambdas.loader.fast_path import FastPathPolicy
+from lambdas.loader.publish import ensure_current, object_exists, publish_model, recheck_fast_path, remove_model
+from lambdas.loader.s3 import S3Reader
 from lambdas.loader.state import KeyState, LockTimeout, model_lock, read_key_state, write_key_state
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -117,22 +119,29 @@ def _process(s3: S3Reader, raw: Mapping[str, Any], settings: Settings, lock_time
     where: dict[str, Any] = {"event_name": record.event_name, "bucket": obj.bucket, "key": obj.key}
     if record.action is Action.OTHER:
         return Outcome(Status.SKIPPED, "the loader acts on ObjectCreated and ObjectRemoved events only", **where)
+    sample = parse_sample_key(obj.key, settings.model_prefix)
+    if sample is not None:
+        where["model"] = f"{sample.name}/{sample.version}"
+    else:
+        try:
+            target = parse_key(obj.key, settings.model_prefix, settings.allowed_suffixes)
+        except InvalidKey as error:
+            return Outcome(Status.REJECTED, f"invalid model key: {error}", **where)
+        where["model"] = f"{target.name}/{target.version}"
+    name = sample.name if sample is not None else target.name
     try:
-        target = parse_key(obj.key, settings.model_prefix, settings.allowed_suffixes)
-    except InvalidKey as error:
-        return Outcome(Status.REJECTED, f"invalid model key: {error}", **where)
-    where["model"] = f"{target.name}/{target.version}"
-    try:
-        with model_lock(settings.model_dir, target.name, lock_timeout):
-            return _apply(s3, record, target, settings.model_dir, where)
+        with model_lock(settings.model_dir, name, lock_timeout):
+            if sample is not None:
+                return _sample(s3, record, sample, settings, where)
+            return _apply(s3, record, target, settings, where)
     except (TransientFailure, LockTimeout, OSError, BotoCoreError) as error:
         return Outcome(Status.RETRY, f"{type(error).__name__}: {error}", error=error, **where)
     except Exception as error:  # an unforeseen fault: keep the event by retrying it rather than dropping it
         return Outcome(Status.RETRY, f"unexpected {type(error).__name__}: {error}", error=error, **where)
 
 
-def _apply(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, where: dict[str, Any]) -> Outcome:
-    obj = record.object
+def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings, where: dict[str, Any]) -> Outcome:
+    obj, model_dir = record.object, settings.model_dir
     last = read_key_state(model_dir, obj.bucket, obj.key) if obj.sequencer else None
     if obj.sequencer and last is not None:
         order = compare_sequencers(obj.sequencer, last.sequencer)
@@ -143,7 +152,7 @@ def _apply(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, wh
             return Outcome(Status.SKIPPED, f"older than the last applied event ({after})", **where)
     try:
         if record.action is Action.CREATED:
-            outcome = _publish(s3, record, target, model_dir, where)
+            outcome = _publish(s3, record, target, settings, where)
         else:
             outcome = _remove(s3, record, target, model_dir, where)
             if record.removes_one_version and outcome.status is not Status.DELETED:
@@ -159,16 +168,18 @@ def _apply(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, wh
     return outcome
 
 
-def _publish(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, where: dict[str, Any]) -> Outcome:
+def _publish(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings, where: dict[str, Any]) -> Outcome:
     if not record.object.sequencer:
         ensure_current(s3, record.object)
-    published = publish_model(s3, record.object, target, model_dir)
+    policy = FastPathPolicy.from_settings(settings)
+    published = publish_model(s3, record.object, target, settings.model_dir, policy)
     metadata = published.metadata
     details: dict[str, Any] = {
         "size": metadata["size"],
         "sha256": metadata["sha256"],
         "feature_count": metadata["feature_count"],
         "estimator": metadata["validation"]["estimator"],
+        "fast_path": metadata["fast_path"],
     }
     if published.stale_files_removed:
         details["stale_files_removed"] = published.stale_files_removed
@@ -184,6 +195,24 @@ def _remove(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, w
     only_version = obj.version_id if record.removes_one_version else None
     removed = remove_model(obj, target, model_dir, only_version_id=only_version)
     return Outcome(Status.DELETED if removed.removed else Status.SKIPPED, removed.reason, **where)
+
+
+def _sample(s3: S3Reader, record: S3Record, sample: SampleKey, settings: Settings, where: dict[str, Any]) -> Outcome:
+    """A probe sample arrived: check the published model's conversion again on it. Uploads in any order (the model
+    first, then its sample) end as if the sample had come first."""
+    if record.action is not Action.CREATED:
+        return Outcome(Status.SKIPPED, "a probe sample is read when its model is published", **where)
+    directory = version_dir(settings.model_dir, sample.name, sample.version)
+    policy = FastPathPolicy.from_settings(settings)
+    try:
+        checked = recheck_fast_path(s3, record.object, directory, policy, settings.allowed_suffixes)
+    except Superseded as error:
+        return Outcome(Status.SKIPPED, f"superseded: {error}", **where)
+    if checked is None:
+        return Outcome(Status.SKIPPED, "probe sample kept for when its model is published", **where)
+    return Outcome(
+        Status.PUBLISHED, "fast path checked again on the new sample", details={"fast_path": checked}, **where
+    )
 
 
 def _with_duration(outcome: Outcome, started: float) -> Outcome:

@@ -3,7 +3,9 @@
 A publish streams the object into a temporary file in the target version directory (memory stays flat whatever the
 object's size), fsyncs it, checks its size and declared SHA-256, loads it as a model, writes ``metadata.json``
 atomically and only then renames the file over ``model<suffix>``. Readers see the old model or the new one, never a
-partial file; a model that fails any check is never published and the previous one keeps serving.
+partial file; a model that fails any check is never published and the previous one keeps serving. With the ONNX fast
+path on, the loaded model is also converted and checked, and ``model.onnx`` is put in place (or an old one removed)
+just before the model file; see ``fast_path``.
 
 Two keys can name the same version (``iris.joblib`` and ``iris.skops`` are both ``iris`` version 1, and so is
 ``iris/1/model.joblib``). A version directory holds one model: the one published last wins and replaces a model file
@@ -29,9 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
 from lambdas.common.models import ModelLoadError, check_estimator, load_model
 from lambdas.common.repository import (
@@ -40,8 +42,10 @@ from lambdas.common.repository import (
     ModelKey,
     find_model_file,
     read_metadata,
+    sample_keys,
     version_dir,
 )
+from lambdas.loader import fast_path
 from lambdas.loader.errors import (
     ChecksumMismatch,
     ModelInvalid,
@@ -51,22 +55,14 @@ from lambdas.loader.errors import (
     TransientFailure,
 )
 from lambdas.loader.events import ObjectRef
+from lambdas.loader.fast_path import FastPathPolicy
 from lambdas.loader.files import fsync_dir, remove_temp_files, temp_path, write_all, write_atomically
+from lambdas.loader.s3 import S3Reader, call_s3
 
 CHUNK_BYTES = 1 << 20
-_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "skops")
-_GONE_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket"})
-_SUPERSEDED_CODES = frozenset({"412", "PreconditionFailed"})
-# 403 is a deployment problem (policy, key permissions) rather than a bad object: keep the event by retrying it.
-_RETRY_CODES = frozenset({"403", "AccessDenied", "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"})
-
-
-class S3Reader(Protocol):
-    """The two S3 calls the loader makes (a boto3 S3 client satisfies it)."""
-
-    def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
-
-    def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
+# Models at least this large are validated with their arrays memory-mapped rather than read into memory.
+MEMORY_MAP_BYTES = 64 * 1024 * 1024
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "skops", "skl2onnx", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -80,31 +76,6 @@ class Published:
 class Removed:
     removed: bool
     reason: str
-
-
-def call_s3(operation: str, function: Any, **kwargs: Any) -> dict[str, Any]:
-    """Call S3 and map its failures: gone or overwritten objects, permanent refusals, and transient errors."""
-    try:
-        response: dict[str, Any] = function(**kwargs)
-    except ClientError as error:
-        raise classify_client_error(operation, error) from error
-    except BotoCoreError as error:
-        raise TransientFailure(f"{operation}: {type(error).__name__}: {error}") from error
-    return response
-
-
-def classify_client_error(operation: str, error: ClientError) -> Exception:
-    details = error.response.get("Error", {})
-    code = str(details.get("Code", ""))
-    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    message = f"{operation}: {code or status}: {details.get('Message', '')}".rstrip(": ")
-    if code in _GONE_CODES or status == 404:
-        return ObjectGone(message)
-    if code in _SUPERSEDED_CODES or status == 412:
-        return Superseded(message)
-    if code in _RETRY_CODES or status in (403, 429) or status >= 500 or not status:
-        return TransientFailure(message)
-    return PermanentFailure(message)
 
 
 def ensure_current(s3: S3Reader, obj: ObjectRef) -> None:
@@ -132,7 +103,9 @@ def _etag(value: Any) -> str:
     return str(value or "").strip('"')
 
 
-def publish_model(s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Path) -> Published:
+def publish_model(
+    s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Path, policy: FastPathPolicy = fast_path.OFF
+) -> Published:
     """Stream ``obj`` into ``model_dir`` as ``target`` and publish it atomically; see the module docstring."""
     directory = version_dir(model_dir, target.name, target.version)
     directory.mkdir(parents=True, exist_ok=True)
@@ -145,6 +118,7 @@ def publish_model(s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Pat
     response = call_s3("GetObject", s3.get_object, **request)
     final = directory / target.filename
     temp = temp_path(final)
+    prepared = fast_path.Prepared(None, {})
     try:
         size, digest = _download(response, temp)
         declared = _declared_sha256(response)
@@ -152,7 +126,12 @@ def publish_model(s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Pat
             raise ChecksumMismatch(
                 f"SHA-256 from {declared[0]} is {declared[1].hex()}, the bytes read hash to {digest.hex()}"
             )
-        feature_count, validation = _validate(temp)
+        model, feature_count, validation = _validate(temp, memory_map=size >= MEMORY_MAP_BYTES)
+        user_metadata = response.get("Metadata") or {}
+        prepared = fast_path.prepare(
+            s3, obj.bucket, obj.key, target, model, feature_count, size, user_metadata, directory, policy
+        )
+        del model
         metadata = {
             "name": target.name,
             "version": target.version,
@@ -170,11 +149,13 @@ def publish_model(s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Pat
             "libraries": library_versions(),
             "feature_count": feature_count,
             "validation": validation,
+            "fast_path": prepared.record,
             "published_at": datetime.now(UTC).isoformat(),
         }
         # Metadata first: a reader that loads the old model with the new metadata sees the model file change next
         # and reloads; the other order could pair a new model with stale metadata for good.
         write_atomically(directory / METADATA_FILE, _json(metadata))
+        fast_path.install(directory, prepared)
         temp.replace(final)
         for other in MODEL_FILES:
             if other != target.filename:
@@ -182,7 +163,49 @@ def publish_model(s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Pat
         fsync_dir(directory)
     finally:
         temp.unlink(missing_ok=True)
+        if prepared.temp is not None:
+            prepared.temp.unlink(missing_ok=True)
     return Published(path=final, metadata=metadata, stale_files_removed=stale)
+
+
+def recheck_fast_path(
+    s3: S3Reader, sample: ObjectRef, directory: Path, policy: FastPathPolicy, allowed_suffixes: frozenset[str]
+) -> dict[str, Any] | None:
+    """Convert a published model again now that its probe sample is in S3; None when no published model of that
+    version reads this sample (the model is not there yet, or came from a key whose sample lies elsewhere)."""
+    metadata = read_metadata(directory)
+    model_file = find_model_file(directory, allowed_suffixes)
+    if metadata is None or model_file is None or model_file.name != metadata.get("file"):
+        return None
+    target = ModelKey(name=directory.parent.name, version=int(directory.name), suffix=model_file.suffix)
+    source_key = metadata.get("source_key")
+    if metadata.get("source_bucket") != sample.bucket or not isinstance(source_key, str):
+        return None
+    if sample.key not in sample_keys(source_key, target):
+        return None
+    # The model object's own metadata may turn the fast path off; the model object may also be gone meanwhile.
+    head_request: dict[str, Any] = {"Bucket": sample.bucket, "Key": source_key}
+    if metadata.get("version_id"):
+        head_request["VersionId"] = metadata["version_id"]
+    try:
+        head = call_s3("HeadObject", s3.head_object, **head_request)
+    except ObjectGone:
+        raise Superseded(f"{source_key} is no longer in S3") from None
+    remove_temp_files(directory)
+    size = model_file.stat().st_size
+    model, feature_count, _ = _validate(model_file, memory_map=size >= MEMORY_MAP_BYTES)
+    prepared = fast_path.prepare(
+        s3, sample.bucket, source_key, target, model, feature_count, size, head.get("Metadata") or {}, directory, policy
+    )
+    del model
+    try:
+        write_atomically(directory / METADATA_FILE, _json({**metadata, "fast_path": prepared.record}))
+        fast_path.install(directory, prepared)
+        fsync_dir(directory)
+    finally:
+        if prepared.temp is not None:
+            prepared.temp.unlink(missing_ok=True)
+    return prepared.record
 
 
 def _download(response: dict[str, Any], temp: Path) -> tuple[int, bytes]:
@@ -242,23 +265,29 @@ def _parse_digest(text: str) -> bytes:
     return raw
 
 
-def _validate(path: Path) -> tuple[int | None, dict[str, Any]]:
+def _validate(path: Path, *, memory_map: bool = False) -> tuple[Any, int | None, dict[str, Any]]:
     """Load the file as the inference function will; raise ModelInvalid with the reason when it cannot serve."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = load_model(path)
+            model = load_model(path, memory_map=memory_map)
             feature_count = check_estimator(model)
         except ModelLoadError as error:
             raise ModelInvalid(str(error).replace(path.name, "model file")) from error
     model_type = type(model)
-    return feature_count, {
-        "result": "loaded",
-        "estimator": f"{model_type.__module__}.{model_type.__qualname__}",
-        "trained_with_sklearn": getattr(model, "_sklearn_version", None),
-        # e.g. scikit-learn's InconsistentVersionWarning when the model was saved by another version
-        "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:20],
-    }
+    # A compressed file cannot be memory-mapped and loads as usual: that notice is about this check, not the model.
+    notes = {f"{w.category.__name__}: {w.message}" for w in caught if "mmap_mode" not in str(w.message)}
+    return (
+        model,
+        feature_count,
+        {
+            "result": "loaded",
+            "estimator": f"{model_type.__module__}.{model_type.__qualname__}",
+            "trained_with_sklearn": getattr(model, "_sklearn_version", None),
+            # e.g. scikit-learn's InconsistentVersionWarning when the model was saved by another version
+            "warnings": sorted(notes)[:20],
+        },
+    )
 
 
 @cache
@@ -294,6 +323,7 @@ def remove_model(obj: ObjectRef, target: ModelKey, model_dir: Path, *, only_vers
             return Removed(False, "the removed S3 version is not the published one")
     model_file = directory / target.filename
     existed = model_file.is_file()
+    fast_path.remove(directory)
     model_file.unlink(missing_ok=True)
     if find_model_file(directory) is None:
         (directory / METADATA_FILE).unlink(missing_ok=True)

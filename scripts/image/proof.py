@@ -7,7 +7,9 @@
 2. Inside the image, as the EFS access point's user, with a host directory mounted as the model directory, runs the
    loader handler on the S3 ObjectCreated event for both uploads: it publishes them into the mounted directory.
 3. Inside the image again, runs the handler named by the image's CMD on HTTP API (payload 2.0) events for
-   POST /v2/models/iris/infer and /v2/models/iris/versions/1/infer, and checks the predictions against the model's.
+   POST /v2/models/iris/infer and /v2/models/iris/versions/1/infer, and checks the predictions against the model's;
+   the loader has published an ONNX conversion beside each model, and the model metadata must name onnxruntime as
+   the runtime serving it (the ONNX fast path works in the image, not only on the host).
 It also checks that the CMD is the agreed inference handler, that no installed wheel needs a newer glibc than
 Lambda's, and that the build's CA bundle did not end up in the image. It prints the image's uncompressed size, the
 handlers' import times and the inference calls' durations inside it.
@@ -101,14 +103,14 @@ def s3_created_record(bucket: str, key: str, head: dict[str, Any]) -> dict[str, 
     return record
 
 
-def http_api_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The API Gateway HTTP API (payload 2.0) POST fixture (tests/events/http_post.json) for a path and body."""
+def http_api_event(path: str, body: dict[str, Any] | None, method: str = "POST") -> dict[str, Any]:
+    """The API Gateway HTTP API (payload 2.0) fixture (tests/events/http_post.json) for a method, path and body."""
     event: dict[str, Any] = json.loads((EVENTS / "http_post.json").read_text(encoding="utf-8"))
-    text = json.dumps(body)
+    text = json.dumps(body) if body is not None else None
     now = time.time()
     event.update(rawPath=path, body=text, isBase64Encoded=False)
-    event["headers"]["content-length"] = str(len(text.encode()))
-    event["requestContext"]["http"]["path"] = path
+    event["headers"]["content-length"] = str(len(text.encode()) if text else 0)
+    event["requestContext"]["http"].update(path=path, method=method)
     event["requestContext"]["time"] = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
     event["requestContext"]["timeEpoch"] = int(now * 1000)
     return event
@@ -272,15 +274,25 @@ def prove(image: Image, work: Path) -> None:
             published = work / "ml" / "models" / UPLOADS[key]
             if not published.is_file() or published.read_bytes() != path.read_bytes():
                 raise ProofFailed(f"the loader did not publish {key} as {UPLOADS[key]}: {loaded['calls'][0]['result']}")
-        print(f"loader published {', '.join(UPLOADS.values())}; it returned {json.dumps(loaded['calls'][0]['result'])}")
+            if not (published.parent / "model.onnx").is_file():
+                fast_path = json.loads((published.parent / "metadata.json").read_text(encoding="utf-8"))["fast_path"]
+                raise ProofFailed(f"the loader published no ONNX conversion beside {UPLOADS[key]}: {fast_path}")
+        print(
+            f"loader published {', '.join(UPLOADS.values())} with an ONNX conversion beside each; "
+            f"it returned {json.dumps(loaded['calls'][0]['result'])}"
+        )
 
         tensor = {"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64", "data": rows}
         request = {"id": "image-test", "inputs": [tensor]}
         latest = http_api_event(f"/v2/models/{MODEL}/infer", request)
         first = http_api_event(f"/v2/models/{MODEL}/versions/1/infer", request)
-        served = invoke(command[0], latest, first, latest)
+        metadata = http_api_event(f"/v2/models/{MODEL}", None, method="GET")
+        served = invoke(command[0], latest, first, latest, metadata)
 
-    for call, version in zip(served["calls"], ("2", "1", "2"), strict=True):
+    platform = json.loads(served["calls"][3]["result"]["body"]).get("platform")
+    if platform != "onnxruntime_onnx":
+        raise ProofFailed(f"the model metadata names platform {platform!r}, not the ONNX fast path")
+    for call, version in zip(served["calls"][:3], ("2", "1", "2"), strict=True):
         response = call["result"]
         if response.get("statusCode") != 200:
             raise ProofFailed(f"inference answered {response.get('statusCode')}: {response.get('body')}")
@@ -289,8 +301,11 @@ def prove(image: Image, work: Path) -> None:
         predicted = outputs.get("predict", next(iter(outputs.values()), {})).get("data")
         if (body.get("model_name"), str(body.get("model_version"))) != (MODEL, version) or predicted != expected:
             raise ProofFailed(f"expected {MODEL} version {version} to predict {expected}, got {body}")
-    print(f"inference predicted {expected} for {len(rows)} rows from versions 2 (skops, latest) and 1 (joblib)")
-    cold, _, warm = (call["seconds"] * 1000 for call in served["calls"])
+    print(
+        f"inference predicted {expected} for {len(rows)} rows from versions 2 (skops, latest) and 1 (joblib), "
+        f"served by {platform}"
+    )
+    cold, _, warm = (call["seconds"] * 1000 for call in served["calls"][:3])
     print(
         f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
         f"loader handler {loaded['import_seconds'] * 1000:.0f} ms; "

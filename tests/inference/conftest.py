@@ -15,7 +15,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 
 from lambdas.common.settings import Settings
-from tests.inference.support import publish
+from tests.inference.support import onnx_conversion, publish
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,28 @@ def model_dir(tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def conversions(trained: TrainedModels) -> dict[str, bytes]:
+    return {"logistic": onnx_conversion(trained.logistic), "forest": onnx_conversion(trained.forest)}
+
+
+@pytest.fixture(params=["scikit-learn", "onnxruntime"])
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The runtime serving iris: every test of the API runs on both, since both must answer the same."""
+    return str(request.param)
+
+
 @pytest.fixture
-def handler(model_dir: Path, trained: TrainedModels) -> Iterator[ModuleType]:
-    """The inference handler module serving a repository that holds iris v1 (logistic) and v2 (forest)."""
+def handler(
+    model_dir: Path, trained: TrainedModels, runtime: str, conversions: dict[str, bytes]
+) -> Iterator[ModuleType]:
+    """The inference handler module serving a repository that holds iris v1 (logistic) and v2 (forest), on
+    scikit-learn or, with their conversions beside them, on onnxruntime."""
     from lambdas.inference import handler as module
 
-    publish(model_dir, "iris", 1, trained.logistic)
-    publish(model_dir, "iris", 2, trained.forest)
+    fast = runtime == "onnxruntime"
+    publish(model_dir, "iris", 1, trained.logistic, onnx=conversions["logistic"] if fast else None)
+    publish(model_dir, "iris", 2, trained.forest, onnx=conversions["forest"] if fast else None)
     module.configure(settings(model_dir))
     yield module
     module.configure(Settings.from_env())

@@ -9,7 +9,8 @@ from typing import Any
 
 import joblib
 
-from lambdas.common.repository import version_dir
+from lambdas.common.repository import ONNX_FILE, version_dir
+from lambdas.loader.onnx_convert import convert, generated_probe
 from tests.helpers import load_event
 
 FORMATS = ("http", "http_named_stage", "rest", "function_url")
@@ -71,10 +72,18 @@ def response_json(response: dict[str, Any]) -> Any:
     return json.loads(body)
 
 
-def publish(model_dir: Path, name: str, version: int, model: Any, suffix: str = ".joblib") -> Path:
-    """Write a model the way the loader does: a temporary file beside the target, then an atomic rename."""
+def publish(
+    model_dir: Path, name: str, version: int, model: Any, suffix: str = ".joblib", *, onnx: bytes | None = None
+) -> Path:
+    """Write a model the way the loader does: a temporary file beside the target, then an atomic rename; with
+    ``onnx``, its conversion goes in first, and without one an old conversion goes, as the loader does it."""
     directory = version_dir(model_dir, name, version)
     directory.mkdir(parents=True, exist_ok=True)
+    if onnx is not None:
+        (directory / ".model.onnx.tmp").write_bytes(onnx)
+        (directory / ".model.onnx.tmp").replace(directory / ONNX_FILE)
+    else:
+        (directory / ONNX_FILE).unlink(missing_ok=True)
     target = directory / f"model{suffix}"
     temporary = directory / f".model{suffix}.tmp"
     if isinstance(model, bytes):
@@ -83,6 +92,11 @@ def publish(model_dir: Path, name: str, version: int, model: Any, suffix: str = 
         joblib.dump(model, temporary)
     temporary.replace(target)
     return target
+
+
+def onnx_conversion(model: Any) -> bytes:
+    """The conversion the loader would publish for ``model`` (it must convert and answer alike)."""
+    return convert(model, model.n_features_in_, generated_probe(model, model.n_features_in_)).onnx
 
 
 def write_metadata(model_dir: Path, name: str, version: int, **fields: Any) -> None:

@@ -46,7 +46,7 @@ def test_a_republished_model_is_served_once_the_refresh_window_has_passed(
     assert cache.get("iris", 1) is first  # inside the window: no stat, the cached model answers
 
     clock.now += 0.2
-    assert cache.get("iris", 1).estimator.__class__.__name__ == "RandomForestClassifier"
+    assert cache.get("iris", 1).runner.estimator.__class__.__name__ == "RandomForestClassifier"
 
 
 def test_an_unchanged_file_is_not_loaded_again(model_dir: Path, trained: TrainedModels) -> None:
@@ -75,7 +75,7 @@ def test_a_corrupt_republish_keeps_serving_the_good_model(model_dir: Path, train
 
     publish(model_dir, "iris", 1, trained.forest)
     clock.now += 10
-    assert cache.get("iris", 1).estimator.__class__.__name__ == "RandomForestClassifier"
+    assert cache.get("iris", 1).runner.estimator.__class__.__name__ == "RandomForestClassifier"
 
 
 def test_a_file_truncated_in_place_keeps_serving_the_good_model(model_dir: Path, trained: TrainedModels) -> None:
@@ -194,8 +194,8 @@ def test_concurrent_readers_during_republishing_always_get_one_of_the_two_models
         try:
             while not stop.is_set():
                 model = cache.get("iris")
-                model.estimator.predict(SETOSA)
-                seen.add(type(model.estimator).__name__)
+                model.runner.predict(SETOSA)
+                seen.add(type(model.runner.estimator).__name__)
         except BaseException as error:  # any failure is the test's result
             errors.append(error)
 

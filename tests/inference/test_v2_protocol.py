@@ -84,12 +84,12 @@ def test_a_text_pipeline_takes_bytes_rows(invoke: Invoke, model_dir: Path) -> No
     assert metadata["inputs"] == [{"name": "input-0", "datatype": "BYTES", "shape": [-1]}]
 
 
-def test_model_metadata_describes_inputs_outputs_and_versions(invoke: Invoke) -> None:
+def test_model_metadata_describes_inputs_outputs_and_versions(invoke: Invoke, runtime: str) -> None:
     response = invoke(event_for("rest", "GET", "/v2/models/iris/versions/1", None))
     assert response_json(response) == {
         "name": "iris",
         "versions": ["1", "2"],
-        "platform": "sklearn",
+        "platform": {"scikit-learn": "sklearn", "onnxruntime": "onnxruntime_onnx"}[runtime],
         "inputs": [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}],
         "outputs": [
             {"name": "predict", "datatype": "INT64", "shape": [-1]},

@@ -32,7 +32,7 @@ def test_a_put_publishes_the_model_with_its_metadata(versioned_s3: Any, loader: 
     assert loader.invoke(record) == counts(published=1)
 
     directory = version_dir(loader.model_dir, "iris", 1)
-    assert loader.files_in("iris") == ["metadata.json", "model.joblib"]
+    assert loader.files_in("iris") == ["metadata.json", "model.joblib", "model.onnx"]
     assert (directory / "model.joblib").read_bytes() == models.logistic
     assert type(load_model(directory / "model.joblib")).__name__ == "LogisticRegression"
     metadata = read_metadata(directory)
@@ -47,7 +47,8 @@ def test_a_put_publishes_the_model_with_its_metadata(versioned_s3: Any, loader: 
     assert metadata["feature_count"] == 4
     assert metadata["validation"]["result"] == "loaded"
     assert metadata["validation"]["estimator"].endswith("LogisticRegression")
-    assert {"python", "scikit-learn", "numpy", "scipy", "joblib", "skops"} <= set(metadata["libraries"])
+    assert metadata["fast_path"]["runtime"] == "onnxruntime"
+    assert {"python", "scikit-learn", "numpy", "scipy", "joblib", "skops", "onnxruntime"} <= set(metadata["libraries"])
     assert metadata["published_at"]
     assert not list((loader.model_dir / "models").rglob(".*")), "no temporary file is left"
     assert not (loader.model_dir / "models" / "state").exists(), "bookkeeping stays out of models/"
@@ -58,7 +59,7 @@ def test_the_versioned_key_form_lands_in_its_version(loader: Loader, models: Mod
     assert loader.invoke(loader.put("iris/12/model.joblib", models.tree)) == counts(published=1)
 
     assert list_models(loader.model_dir) == {"iris": [3, 12]}
-    assert loader.files_in("iris", 3) == ["metadata.json", "model.skops"]
+    assert loader.files_in("iris", 3) == ["metadata.json", "model.onnx", "model.skops"]
     assert latest_version(loader.model_dir, "iris") == 12
 
 
@@ -209,7 +210,7 @@ def test_url_encoded_keys_are_decoded_before_parsing(
     record["s3"]["object"]["key"] = raw_key
 
     assert loader.invoke(record) == counts(published=1)
-    assert loader.files_in(*where) == ["metadata.json", "model.joblib"]
+    assert loader.files_in(*where) == ["metadata.json", "model.joblib", "model.onnx"]
     metadata = read_metadata(version_dir(loader.model_dir, *where))
     assert metadata is not None and metadata["source_key"] == key
 
@@ -260,7 +261,7 @@ def test_a_corrupt_upload_is_not_published_and_the_previous_model_keeps_serving(
     assert type(load_model(model_file)).__name__ == "LogisticRegression"
     metadata = read_metadata(model_file.parent)
     assert metadata is not None and metadata["sha256"] == sha256(models.logistic)
-    assert loader.files_in("iris") == ["metadata.json", "model.joblib"]
+    assert loader.files_in("iris") == ["metadata.json", "model.joblib", "model.onnx"]
     assert '"ModelFailed"' in capfd.readouterr().out
     assert any("ModelInvalid" in str(getattr(entry, "reason", "")) for entry in caplog.records)
 
@@ -332,7 +333,7 @@ def test_a_deployment_accepting_only_skops_rejects_pickles(
 
     assert loader.invoke(loader.put("iris.joblib", models.logistic)) == counts(rejected=1)
     assert loader.invoke(loader.put("iris.skops", models.logistic_skops)) == counts(published=1)
-    assert loader.files_in("iris") == ["metadata.json", "model.skops"]
+    assert loader.files_in("iris") == ["metadata.json", "model.onnx", "model.skops"]
 
 
 def test_two_keys_for_one_version_the_last_published_wins_and_deletes_only_their_own(
@@ -341,10 +342,10 @@ def test_two_keys_for_one_version_the_last_published_wins_and_deletes_only_their
     loader.invoke(loader.put("iris.joblib", models.logistic))
 
     assert loader.invoke(loader.put("iris.skops", models.logistic_skops)) == counts(published=1)
-    assert loader.files_in("iris") == ["metadata.json", "model.skops"]
+    assert loader.files_in("iris") == ["metadata.json", "model.onnx", "model.skops"]
 
     assert loader.invoke(loader.delete("iris.joblib")) == counts(skipped=1)
-    assert loader.files_in("iris") == ["metadata.json", "model.skops"]
+    assert loader.files_in("iris") == ["metadata.json", "model.onnx", "model.skops"]
 
     assert loader.invoke(loader.delete("iris.skops")) == counts(deleted=1)
     assert list_models(loader.model_dir) == {}

@@ -193,11 +193,11 @@ def test_a_crash_between_write_and_rename_keeps_the_previous_model_and_the_next_
     )
 
     assert crashed.returncode == 70, crashed.stderr
-    assert len(temp_files(published.model_dir)) == 1, "the crash leaves its temporary file behind"
+    assert len(temp_files(published.model_dir)) == 2, "the crash leaves the model's and its conversion's temp files"
     assert_previous_model_serves(published, models.logistic)
     assert published.invoke(published.put("iris.joblib", models.tree)) == counts(published=1)
     assert temp_files(published.model_dir) == []
-    assert published.files_in("iris") == ["metadata.json", "model.joblib"]
+    assert published.files_in("iris") == ["metadata.json", "model.joblib", "model.onnx"]
 
 
 @pytest.mark.parametrize("body", ["truncated model", "checksum mismatch"])
