@@ -114,9 +114,20 @@ variable "allowed_model_formats" {
 }
 
 variable "enable_onnx_fast_path" {
-  description = "Let the inference function use its ONNX fast path."
+  description = "Convert each model to ONNX when it is published and serve the conversion with onnxruntime when it answers as the model does; false keeps every model on scikit-learn."
   type        = bool
   default     = true
+}
+
+variable "onnx_max_model_bytes" {
+  description = "Largest model file the loader converts to ONNX; a conversion holds the model several times in the loader's memory. null uses the function's default, 128 MiB."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.onnx_max_model_bytes == null || try(var.onnx_max_model_bytes > 0, false)
+    error_message = "onnx_max_model_bytes must be a positive number of bytes."
+  }
 }
 
 variable "image_uri" {

@@ -84,22 +84,25 @@ run "notification_targets_the_loader_for_created_and_removed_models" {
   }
 
   assert {
-    condition     = length(aws_s3_bucket_notification.this.lambda_function) == 3
-    error_message = "one notification per allowed format is expected"
+    condition     = length(aws_s3_bucket_notification.this.lambda_function) == 5
+    error_message = "one notification per allowed format and one per probe sample format are expected"
   }
 
   assert {
     condition = alltrue([
       for config in aws_s3_bucket_notification.this.lambda_function :
-      config.lambda_function_arn == aws_lambda_function.loader.arn &&
-      toset(config.events) == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+      config.lambda_function_arn == aws_lambda_function.loader.arn && (
+        startswith(config.filter_suffix, ".")
+        ? toset(config.events) == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+        : toset(config.events) == toset(["s3:ObjectCreated:*"])
+      )
     ])
-    error_message = "every notification must invoke the loader on created and removed events"
+    error_message = "models must notify the loader on created and removed events, probe samples on created events"
   }
 
   assert {
-    condition     = toset([for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix]) == toset([".joblib", ".pkl", ".skops"])
-    error_message = "the suffix filters must follow allowed_model_formats"
+    condition     = toset([for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix]) == toset([".joblib", ".pkl", ".skops", "sample.json", "sample.npy"])
+    error_message = "the suffix filters must follow allowed_model_formats, plus the probe samples of the fast path"
   }
 
   assert {
@@ -215,7 +218,7 @@ run "skops_only_deployment_neither_loads_nor_is_notified_of_pickles" {
 
   assert {
     condition     = [for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix] == [".skops"]
-    error_message = "only .skops uploads may notify the loader"
+    error_message = "only .skops uploads may notify the loader, and no probe samples without the fast path"
   }
 }
 
@@ -526,4 +529,35 @@ run "rejects_unknown_choices" {
     var.log_retention_days,
     var.ecr_keep_images,
   ]
+}
+
+run "the_conversion_size_limit_reaches_the_loader_when_set" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    onnx_max_model_bytes = 268435456
+  }
+
+  assert {
+    condition     = aws_lambda_function.loader.environment[0].variables.ONNX_MAX_MODEL_BYTES == "268435456"
+    error_message = "onnx_max_model_bytes must reach the loader as ONNX_MAX_MODEL_BYTES"
+  }
+}
+
+run "onnx_max_model_bytes_must_be_positive" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    onnx_max_model_bytes = 0
+  }
+
+  expect_failures = [var.onnx_max_model_bytes]
 }

@@ -135,12 +135,18 @@ def test_bucket_notifications_invoke_the_loader_for_created_and_removed_models(a
 
     lambda_configs = config["LambdaFunctionConfigurations"]
     assert {c["LambdaFunctionArn"] for c in lambda_configs} == {loader_arn}
-    filters = set()
+    filters = {}
     for item in lambda_configs:
-        assert set(item["Events"]) == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
         rules = {rule["Name"].lower(): rule["Value"] for rule in item["Filter"]["Key"]["FilterRules"]}
-        filters.add((rules["prefix"], rules["suffix"]))
-    assert filters == {("models/", ".joblib"), ("models/", ".pkl"), ("models/", ".skops")}
+        filters[(rules["prefix"], rules["suffix"])] = set(item["Events"])
+    created_and_removed = {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+    assert filters == {
+        ("models/", ".joblib"): created_and_removed,
+        ("models/", ".pkl"): created_and_removed,
+        ("models/", ".skops"): created_and_removed,
+        ("models/", "sample.json"): {"s3:ObjectCreated:*"},
+        ("models/", "sample.npy"): {"s3:ObjectCreated:*"},
+    }
 
 
 def test_s3_may_invoke_the_loader_only_from_the_model_bucket(applied: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ locals {
   # One prefix for the notification filter, the loader's key parsing and its S3 permissions.
   model_prefix   = var.model_prefix == "" ? "" : "${trimsuffix(var.model_prefix, "/")}/"
   model_suffixes = [for format in var.allowed_model_formats : ".${format}"]
+  # Probe samples beside models: iris.sample.json, iris/3/sample.npy (see lambdas/common/repository.py).
+  sample_suffixes = var.enable_onnx_fast_path ? ["sample.json", "sample.npy"] : []
 
   common_environment = merge(
     {
@@ -28,6 +30,7 @@ locals {
       LOG_LEVEL                    = var.log_level
     },
     var.model_cache_max_bytes == null ? {} : { MODEL_CACHE_MAX_BYTES = tostring(var.model_cache_max_bytes) },
+    var.onnx_max_model_bytes == null ? {} : { ONNX_MAX_MODEL_BYTES = tostring(var.onnx_max_model_bytes) },
   )
 
   cors_enabled = length(var.cors.allow_origins) > 0

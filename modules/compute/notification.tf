@@ -7,7 +7,8 @@ resource "aws_lambda_permission" "s3_invoke_loader" {
   source_account = local.account_id
 }
 
-# One filter per allowed format: S3 matches a single suffix per configuration.
+# One filter per allowed format: S3 matches a single suffix per configuration. With the ONNX fast path on, probe
+# samples notify the loader too, so a sample uploaded after its model still checks the model's conversion.
 resource "aws_s3_bucket_notification" "this" {
   bucket = var.bucket_name
 
@@ -18,6 +19,18 @@ resource "aws_s3_bucket_notification" "this" {
       id                  = "model${replace(lambda_function.value, ".", "-")}"
       lambda_function_arn = aws_lambda_function.loader.arn
       events              = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+      filter_prefix       = local.model_prefix == "" ? null : local.model_prefix
+      filter_suffix       = lambda_function.value
+    }
+  }
+
+  dynamic "lambda_function" {
+    for_each = local.sample_suffixes
+
+    content {
+      id                  = replace(lambda_function.value, ".", "-")
+      lambda_function_arn = aws_lambda_function.loader.arn
+      events              = ["s3:ObjectCreated:*"]
       filter_prefix       = local.model_prefix == "" ? null : local.model_prefix
       filter_suffix       = lambda_function.value
     }
