@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.events import served_runtime
 from bench.results import Figure, table, write_results
 
 
@@ -66,3 +67,19 @@ def test_the_table_marks_each_row_against_its_target() -> None:
     assert rows["misses"].endswith("FAIL")
     assert "2.000" in rows["misses"]
     assert not rows["context"].endswith(("pass", "FAIL"))
+
+
+@pytest.mark.parametrize(
+    ("metadata", "runtime"),
+    [
+        ({"name": "iris", "platform": "sklearn", "inputs": [], "outputs": []}, "scikit-learn"),
+        ({"name": "iris", "platform": "sklearn", "runtime": "onnxruntime"}, "onnxruntime"),
+        ({"name": "iris", "platform": "sklearn", "parameters": {"runtime": "sklearn"}}, "scikit-learn"),
+        ({"name": "iris", "platform": "sklearn", "parameters": {"runtime": {"name": "ONNX Runtime"}}}, "onnxruntime"),
+        ({"name": "iris", "platform": "sklearn", "onnx": True}, "onnxruntime"),
+        ({"name": "iris", "platform": "sklearn", "onnx_fast_path": False}, "scikit-learn"),
+        ({"name": "iris", "platform": "onnxruntime_onnx"}, "onnxruntime"),
+    ],
+)
+def test_the_runtime_is_read_from_the_model_metadata(metadata: dict[str, object], runtime: str) -> None:
+    assert served_runtime(metadata) == runtime
