@@ -13,9 +13,9 @@ from bench.cold_start import ANSWER_PREFIX
 from bench.environment import PATH_NAMES, child_env, function_settings, lambda_logging
 from bench.events import predict_output, served_runtime, v2_infer_event, v2_metadata_event
 from bench.models import ONE_ROW, IrisModel
+from bench.publishing import published_file
 from bench.results import Figure
 from bench.timing import BenchError, ChildRun, median, run_child
-from lambdas.common.repository import find_model_file, version_dir
 
 # The targets apply to both models: neither path may cost more than its bound over loading the pickle directly.
 TARGETS = {False: 1.1, True: 0.4}
@@ -35,9 +35,7 @@ def measure_cold(
 
 
 def _measure(model_dir: Path, fast: bool, model: IrisModel, scratch: Path, runs: int) -> Figure:
-    model_file = find_model_file(version_dir(model_dir, model.name, 1))
-    if model_file is None:
-        raise BenchError(f"no published model file for {model.name} in {model_dir}")
+    model_file = published_file(model_dir, model.name)
     infer = scratch / f"{model.name}-infer.json"
     metadata = scratch / f"{model.name}-metadata.json"
     infer.write_text(json.dumps(v2_infer_event(model.name, ONE_ROW)), encoding="utf-8")

@@ -1,4 +1,7 @@
-"""Loader figure: publishing a 512 MB model from S3 (moto on loopback) against ``aws s3 cp`` of the same object.
+"""Loader figure: publishing a large model from S3 (moto on loopback) against ``aws s3 cp`` of the same object.
+
+The model is a brute-force KNN that keeps its 512 MiB of training data (4,194,304 x 16 float64) and its labels:
+about 570 MB as an uncompressed joblib file.
 
 Both sides are fresh processes timed from start to exit, so each pays its own imports; the loader's invocation
 alone is recorded beside it. Both run under ``bench.measured``, which reports each one's own peak RSS.
@@ -11,16 +14,17 @@ import json
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench.environment import child_env, function_settings, lambda_logging
-from bench.publishing import BUCKET, created_event, s3_client
+from bench.publishing import BUCKET, created_event, published_file, s3_client
 from bench.results import Figure
 from bench.timing import BenchError, median, run_child
 
-KEY = "large-knn.joblib"
+NAME = "large-knn"
+KEY = f"{NAME}.joblib"
 ROWS = 4_194_304
 FEATURES = 16  # 4,194,304 x 16 float64 = 512 MiB of training data, which a brute-force KNN keeps whole
 PAIRS = 3
@@ -91,17 +95,19 @@ def _loader_run(endpoint: str, model_dir: Path, event_file: Path, size: int) -> 
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
         }
     )
+    command = [sys.executable, "-m", "bench.loader_child", str(event_file), str(result_file)]
     try:
-        run = _measured([sys.executable, "-m", "bench.loader_child", str(event_file), str(result_file)], env, "loader")
+        run = _measured(command, env, "loader")
         result = json.loads(result_file.read_text(encoding="utf-8"))
-        published = model_dir / "models" / KEY.removesuffix(".joblib") / "1" / "model.joblib"
-        if result["counts"].get("published") != 1 or published.stat().st_size != size:
+        if result["counts"].get("published") != 1:
             raise BenchError(f"the loader did not publish the large model: {result['counts']}\n{run.output[-2000:]}")
+        if published_file(model_dir, NAME).stat().st_size != size:
+            raise BenchError("the loader published a file of another size than the object")
     finally:
         shutil.rmtree(model_dir, ignore_errors=True)
         result_file.unlink(missing_ok=True)
-    run.detail.update(invocation_seconds=result["invocation_seconds"], vm_hwm_bytes=result["vm_hwm_bytes"])
-    return run
+    detail = {"invocation_seconds": result["invocation_seconds"], "vm_hwm_bytes": result["vm_hwm_bytes"]}
+    return replace(run, detail=detail)
 
 
 def _cli_run(endpoint: str, target: Path, config: Path, size: int) -> Sample:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from bench.environment import overlay
 from bench.timing import BenchError
+from lambdas.common.repository import version_dir
 from lambdas.common.settings import Settings
 from lambdas.loader.process import Status, process_event
 from local_stack.moto_server import FAKE_CREDENTIALS
@@ -42,6 +44,14 @@ def created_event(key: str, put_response: Mapping[str, Any], size: int) -> dict[
         sequencer=f"0069A1B2C3{next(_sequencers):08X}",
     )
     return s3_event(record)
+
+
+def published_file(model_dir: Path, name: str) -> Path:
+    """The file the loader published for ``<name>.joblib``: the original pickle, whatever else sits beside it."""
+    path = version_dir(model_dir, name, 1) / "model.joblib"
+    if not path.is_file():
+        raise BenchError(f"the loader published no {path}")
+    return path
 
 
 def publish(s3: Any, models: Mapping[str, bytes], env: Mapping[str, str]) -> None:

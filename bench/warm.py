@@ -14,9 +14,9 @@ import numpy as np
 from bench.environment import PATH_NAMES, function_settings, overlay
 from bench.events import answer_body, predict_output, served_runtime, v2_infer_event, v2_metadata_event
 from bench.models import ONE_ROW, IrisModel, batch
+from bench.publishing import published_file
 from bench.results import Figure
 from bench.timing import BenchError, interleaved, median
-from lambdas.common.repository import find_model_file, version_dir
 from lambdas.common.settings import Settings
 from local_stack.lambda_context import LocalLambdaContext
 
@@ -61,9 +61,7 @@ def _measure(
 ) -> Figure:
     context = LocalLambdaContext("inference")
     # The baseline predicts with the very file the loader published, as a user holding that file would.
-    model_file = find_model_file(version_dir(model_dir, model.name, 1))
-    if model_file is None:
-        raise BenchError(f"no published model file for {model.name} in {model_dir}")
+    model_file = published_file(model_dir, model.name)
     estimator = joblib.load(model_file)
     features = np.asarray(workload.rows)
     event = v2_infer_event(model.name, workload.rows)
