@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 
 FIGURES = ("warm", "cold", "loader", "stack")
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -67,8 +69,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # By default SIGTERM ends the process at once, skipping the finally blocks that stop servers and children.
+    signal.signal(signal.SIGTERM, _exit)
     os.environ.update(QUIET)
     # Imported after the environment is set: the functions' loggers read it once, on import.
     from bench.runner import Plan, run

@@ -29,10 +29,13 @@ def http_api_event(method: str, path: str, body: Mapping[str, Any] | None = None
     return event
 
 
+def v2_request(rows: list[list[float]]) -> dict[str, Any]:
+    """A V2 inference request body for rows of numbers, nested as clients usually send them."""
+    return {"inputs": [{"name": INPUT_NAME, "shape": [len(rows), len(rows[0])], "datatype": "FP64", "data": rows}]}
+
+
 def v2_infer_event(model: str, rows: list[list[float]]) -> dict[str, Any]:
-    features = len(rows[0])
-    request = {"inputs": [{"name": INPUT_NAME, "shape": [len(rows), features], "datatype": "FP64", "data": rows}]}
-    return http_api_event("POST", f"/v2/models/{model}/infer", request)
+    return http_api_event("POST", f"/v2/models/{model}/infer", v2_request(rows))
 
 
 def v2_metadata_event(model: str) -> dict[str, Any]:

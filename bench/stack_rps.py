@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.environment import lambda_logging
-from bench.events import served_runtime
+from bench.events import served_runtime, v2_request
 from bench.models import ONE_ROW, IrisModel, joblib_bytes
 from bench.results import Figure
 from bench.timing import BenchError, median
@@ -77,19 +77,17 @@ def measure_local_stack(model: IrisModel, scratch: Path, *, clients: int = CLIEN
 def _load(url: str, path: str, clients: int, seconds: float) -> list[ClientTally]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    body = json.dumps(
-        {"inputs": [{"name": "input-0", "shape": [1, len(ONE_ROW[0])], "datatype": "FP64", "data": ONE_ROW}]}
-    ).encode()
+    body = json.dumps(v2_request(ONE_ROW)).encode()
     headers = {"content-type": "application/json", "connection": "keep-alive"}
     tallies = [ClientTally() for _ in range(clients)]
     start = threading.Barrier(clients + 1)
-    deadline: list[float] = []
+    deadline = float("inf")  # set once every client waits at the start line
 
     def client(tally: ClientTally) -> None:
         connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_SECONDS)
         try:
             start.wait()
-            while time.perf_counter() < deadline[0]:
+            while time.perf_counter() < deadline:
                 if connection.sock is None:
                     tally.connections += 1  # http.client reconnects by itself when the server closed the last one
                 began = time.perf_counter()
@@ -104,17 +102,21 @@ def _load(url: str, path: str, clients: int, seconds: float) -> list[ClientTally
                     ended = time.perf_counter()
                     if response.status != 200:
                         tally.errors.append(f"status {response.status}: {answer[:200]!r}")
-                    elif ended <= deadline[0]:  # answers that arrive after the deadline fall outside the window
+                    elif ended <= deadline:  # answers that arrive after the deadline fall outside the window
                         tally.latencies.append(ended - began)
                 if len(tally.errors) >= MAX_ERRORS_PER_CLIENT:
                     return
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(tally,), name=f"client-{n}") for n, tally in enumerate(tallies)]
+    # Daemons: an interrupted run need not wait for the clients to reach their deadline.
+    threads = [
+        threading.Thread(target=client, args=(tally,), name=f"client-{n}", daemon=True)
+        for n, tally in enumerate(tallies)
+    ]
     for thread in threads:
         thread.start()
-    deadline.append(time.perf_counter() + seconds)
+    deadline = time.perf_counter() + seconds
     start.wait()
     for thread in threads:
         thread.join(seconds + REQUEST_TIMEOUT_SECONDS + 5)
