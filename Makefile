@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CLI_CONFIG_FILE := $(CURDIR)/terraformrc
 
-.PHONY: help venv demo serve test lint pytest
+.PHONY: help venv demo serve test lint pytest bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ lint: venv ## ruff and mypy
 
 pytest: venv ## Python tests (unit, moto, end to end)
 	$(PY) -m pytest
+
+bench: venv ## Benchmarks (a few minutes): ratios to baselines run side by side; writes bench/results.json
+	$(PY) -m bench
 
 test: lint tf-test checkov hadolint image-test pytest ## Everything CI runs; pytest last, so its summary closes the run
 

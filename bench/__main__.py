@@ -1,0 +1,111 @@
+"""``python -m bench`` (``make bench``): how fast the functions are, each figure a ratio to a baseline measured
+side by side in the same run. Absolute times on a shared, noisy machine mean little; ratios taken from interleaved
+measurements (ours, baseline, ours, baseline ...) do. Prints a table and writes ``bench/results.json``.
+
+Models are published the way users publish them: uploaded to S3 (a moto server on 127.0.0.1) and applied by the
+loader from a real S3 event, once with ``ONNX_FAST_PATH=false`` (the scikit-learn path) and once with ``true`` (the
+fast path) into separate model directories. Every row names the runtime that actually answered, read from the
+model's V2 metadata, so a fast-path row served by scikit-learn says so.
+
+warm (ratio, lower is better)
+    p50 of one V2 infer through ``lambdas.inference.handler.lambda_handler`` (an API Gateway HTTP API 2.0 event,
+    model already cached) over the p50 of a bare ``model.predict`` of the same rows in the same process, for a
+    logistic regression (LR) and a 100-tree random forest (RF) on iris, one row and a 1,000-row batch.
+    Targets (one row): scikit-learn path LR <= 1.3, RF <= 1.05; fast path LR <= 0.5, RF <= 0.05. The batch is
+    context. This process runs with ``LOG_LEVEL=WARNING`` and metrics off, which only quiets model loads: a
+    successful prediction neither logs nor emits a metric.
+cold (ratio, lower is better)
+    Median wall time of a fresh process (this venv's Python) that imports the inference handler and answers its
+    first V2 request, the model loaded from the model directory, over that of a fresh process that only does
+    ``import joblib; joblib.load(path).predict(row)`` on the same file. Both get the same explicit environment
+    (the functions' deployed settings, fake AWS credentials). Targets, for both models: fast path <= 0.4,
+    scikit-learn path <= 1.1.
+loader throughput (ratio, higher is better)
+    A fresh process invoking the loader handler on the S3 event for a ~570 MB model (a brute-force KNN keeping
+    512 MiB of random training data, saved uncompressed) from moto on 127.0.0.1, against a fresh ``aws s3 cp`` of
+    the same object from the same server, both timed from start to exit; MB/s each, median of three alternating
+    pairs. The CLI is set to fetch with one GET, as the loader does: moto reads the whole object for every ranged
+    GET, which makes the CLI's default parallel download ~10x slower here than on S3. Target >= 0.9. The loader
+    runs with ``ONNX_FAST_PATH=true``, the deployed default.
+loader peak memory (MB, lower is better)
+    Peak RSS of that loader process; the CLI's is the baseline. Target: the loader's own peak <= 200 MB.
+local stack (requests per second, context)
+    ``local_stack`` (as ``make serve`` runs it, ``ONNX_FAST_PATH=true``) on free loopback ports, the LR model
+    published through it with the aws CLI, then 8 threads each POSTing one-row V2 infers over a keep-alive
+    ``http.client`` connection for 10 s; the record also counts the connections the clients had to open. No
+    baseline: its ratio and baseline are null.
+
+Options: ``--only warm,cold,loader,stack`` runs some figures; ``--quick`` runs every figure with few iterations and
+a small loader object, to check the harness itself (its numbers are not figures to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+FIGURES = ("warm", "cold", "loader", "stack")
+RESULTS = Path(__file__).resolve().parent / "results.json"
+# Model loads log and emit a metric; in this process that would only interleave noise with the table.
+QUIET = {"LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--only", default=",".join(FIGURES), help=f"comma-separated subset of {', '.join(FIGURES)}")
+    parser.add_argument("--quick", action="store_true", help="few iterations and a small object: checks the harness")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON records")
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(args.only) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figures {unknown}; choose from {', '.join(FIGURES)}")
+    return args
+
+
+def _exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # By default SIGTERM ends the process at once, skipping the finally blocks that stop servers and children.
+    signal.signal(signal.SIGTERM, _exit)
+    os.environ.update(QUIET)
+    # Imported after the environment is set: the functions' loggers read it once, on import.
+    from bench.runner import Plan, run
+    from bench.timing import BenchError
+
+    started = time.monotonic()
+    plan = Plan.quick() if args.quick else Plan()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+            figures = run(args.only, plan, Path(scratch), progress)
+    except BenchError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    from bench.results import table, write_results
+
+    write_results(figures, args.output)
+    quick = " (--quick: a check of the harness, not figures to quote)" if args.quick else ""
+    print(
+        f"\nbench {time.strftime('%Y-%m-%d %H:%M %Z')}, {time.monotonic() - started:.0f} s, Python "
+        f"{sys.version.split()[0]}{quick}; ratios are ours / baseline from interleaved runs\n"
+    )
+    print(table(figures))
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Runs the chosen figures in order, each with what it needs started before it and stopped after it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import cold, loader, stack_rps, warm
+from bench.environment import function_settings
+from bench.models import IrisModel, joblib_bytes, train_iris_models
+from bench.publishing import BUCKET, publish, s3_client
+from bench.results import Figure
+from local_stack.moto_server import moto_server
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    warm_scale: float = 1.0
+    cold_runs: int = cold.RUNS
+    loader_rows: int = loader.ROWS
+    loader_pairs: int = loader.PAIRS
+    stack_seconds: float = stack_rps.SECONDS
+
+    @classmethod
+    def quick(cls) -> Plan:
+        """Every code path with little work: checks the harness, not the functions."""
+        return cls(warm_scale=0.02, cold_runs=1, loader_rows=65_536, loader_pairs=1, stack_seconds=1.0)
+
+
+def run(only: list[str], plan: Plan, scratch: Path, progress: Progress) -> list[Figure]:
+    progress("training the iris models")
+    models = train_iris_models()
+    figures: list[Figure] = []
+    if {"warm", "cold", "loader"} & set(only):
+        with moto_server() as endpoint:
+            figures += _figures_from_s3(endpoint, only, plan, models, scratch, progress)
+    if "stack" in only:
+        progress(f"local stack: {stack_rps.CLIENTS} keep-alive clients")
+        figure = stack_rps.measure_local_stack(models[0], scratch, seconds=plan.stack_seconds)
+        figures += _reported([figure], progress)
+    return figures
+
+
+def _figures_from_s3(
+    endpoint: str, only: list[str], plan: Plan, models: list[IrisModel], scratch: Path, progress: Progress
+) -> list[Figure]:
+    """The figures whose models come from S3: all but the local stack's, which has an S3 of its own."""
+    s3 = s3_client(endpoint)
+    s3.create_bucket(Bucket=BUCKET)
+    figures: list[Figure] = []
+    if "warm" in only or "cold" in only:
+        progress("publishing them through the loader, with ONNX_FAST_PATH false and true")
+        model_dirs = _publish_iris(s3, models, scratch)
+        if "warm" in only:
+            progress("warm: handler against model.predict, in process")
+            figures += _reported(warm.measure_warm(model_dirs, models, scale=plan.warm_scale), progress)
+        if "cold" in only:
+            progress("cold: fresh processes, handler against joblib.load + predict")
+            figures += _reported(cold.measure_cold(model_dirs, models, scratch, runs=plan.cold_runs), progress)
+    if "loader" in only:
+        progress("loader: building and uploading the large model, then loader against aws s3 cp")
+        large = loader.measure_loader(endpoint, scratch, rows=plan.loader_rows, pairs=plan.loader_pairs)
+        figures += _reported(large, progress)
+    return figures
+
+
+def _publish_iris(s3: Any, models: list[IrisModel], scratch: Path) -> dict[bool, Path]:
+    blobs = {model.name: joblib_bytes(model.estimator) for model in models}
+    model_dirs = {False: scratch / "efs-scikit-learn-path", True: scratch / "efs-fast-path"}
+    for fast, model_dir in model_dirs.items():
+        publish(s3, blobs, function_settings(model_dir, fast))
+    return model_dirs
+
+
+def _reported(figures: list[Figure], progress: Progress) -> list[Figure]:
+    for figure in figures:
+        ratio = "-" if figure.ratio is None else f"{figure.ratio:.3f}"
+        progress(f"  {figure.name}: ratio {ratio}")
+    return figures
