@@ -1,4 +1,9 @@
-"""Reading a request body: size first, then media type, then strict JSON (no NaN or Infinity)."""
+"""Reading a request body: size first, then media type, then strict JSON (no NaN or Infinity).
+
+Bodies are parsed with orjson, several times faster than the standard library on the arrays of numbers requests
+carry. Whatever orjson refuses is parsed again by the standard library, which either accepts it (e.g. an escaped lone
+surrogate) or says precisely what is wrong, so every error keeps its status and message.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from lambdas.inference.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -81,6 +88,10 @@ def parse_json(text: str) -> Any:
     """Strict JSON: a body that does not parse is 415, NaN/Infinity and deep nesting are 400."""
     if not text or text.isspace():
         raise BadRequest("request body is empty; send a JSON object")
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return _DECODER.decode(text)
     except _NonFiniteConstant as constant:

@@ -242,15 +242,17 @@ class ModelCache:
             self._bytes -= _cost(self._entries.pop(key, None))
 
     def _latest_version(self, name: str, now: float, *, fresh: bool) -> int:
-        versions = self._listing(name, now, fresh=fresh) if is_valid_name(name) else ()
+        versions = self._listing(name, now, fresh=fresh)
         if not versions:
             raise ModelNotFound(name)
         return versions[-1]
 
     def _listing(self, name: str, now: float, *, fresh: bool) -> tuple[int, ...]:
-        cached = self._latest.get(name)
+        cached = self._latest.get(name)  # only valid names are ever stored
         if not fresh and cached is not None and now - cached[1] < self.refresh_seconds:
             return cached[0]
+        if not is_valid_name(name):
+            return ()
         versions = tuple(list_versions(self.model_dir, name))
         with self._lock:
             if versions:

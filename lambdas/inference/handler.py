@@ -14,6 +14,7 @@ import re
 import threading
 from typing import Any
 
+import orjson
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
@@ -24,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.common.settings import Settings
 from lambdas.inference.errors import InferenceError
-from lambdas.inference.observability import count, flush, logger
+from lambdas.inference.observability import count, flush, logger, set_request_id
 from lambdas.inference.routes import configure, predict, rejection, router, server_fault
 
 __all__ = ["configure", "lambda_handler"]
@@ -56,9 +57,9 @@ configure(Settings.from_env())
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     request = _classify(event)
-    # Only the request id is attached (not the whole context): cheaper per request, and works without a context.
+    # Only the request id is attached to logs (not the whole context): cheaper, and works without a context.
     with _resolve_lock:
-        logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+        set_request_id(getattr(context, "aws_request_id", None))
         try:
             if request is None:
                 count("RequestRejected")
@@ -96,10 +97,17 @@ def _predict(event: dict[str, Any], match: re.Match[str], context: LambdaContext
 def _response(status: int, body: Any, headers: dict[str, str]) -> dict[str, Any]:
     return {
         "statusCode": status,
-        "headers": {**_JSON_HEADERS, **headers},
-        "body": _ENCODER.encode(body),
+        "headers": {**_JSON_HEADERS, **headers} if headers else _JSON_HEADERS.copy(),
+        "body": _encode(body),
         "isBase64Encoded": False,
     }
+
+
+def _encode(body: Any) -> str:
+    try:
+        return orjson.dumps(body).decode()
+    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the standard encoder takes it
+        return _ENCODER.encode(body)
 
 
 def _classify(event: Any) -> tuple[ApiGatewayResolver, str, str] | None:

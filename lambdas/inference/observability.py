@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -10,6 +12,24 @@ NAMESPACE = "ServerlessSklearn"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+_request_id: str | None = None
+
+
+class _RequestId(logging.Filter):
+    """Stamps each log record with the current request's id. Most requests log nothing, so the id is attached when
+    a record is made rather than to the logger's keys on every request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id
+        return True
+
+
+logger.addFilter(_RequestId())
+
+
+def set_request_id(request_id: str | None) -> None:
+    global _request_id
+    _request_id = request_id
 
 
 def count(name: str) -> None:

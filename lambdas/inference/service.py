@@ -16,6 +16,7 @@ SERVER_VERSION = "0.1.0"
 PREDICT = "predict"
 PREDICT_PROBA = "predict_proba"
 OUTPUT_NAMES = (PREDICT, PREDICT_PROBA)
+_DEFAULT_OUTPUTS = (PREDICT,)
 # Model messages can be long (they may quote the input); callers get the start of it.
 _MAX_REASON_CHARS = 300
 
@@ -72,9 +73,9 @@ class InferenceService:
         request_id = request.get("id")
         if "id" in request and not isinstance(request_id, str):
             raise BadRequest("'id' must be a string")
-        if not isinstance(request.get("parameters", {}), dict):
+        if "parameters" in request and not isinstance(request["parameters"], dict):
             raise BadRequest("'parameters' must be an object")
-        outputs = _requested_outputs(request.get("outputs", []))
+        outputs = _requested_outputs(request["outputs"]) if "outputs" in request else _DEFAULT_OUTPUTS
         inputs = request.get("inputs")
         if not isinstance(inputs, list) or len(inputs) != 1:
             raise BadRequest("'inputs' must be a list holding exactly one tensor")
@@ -124,7 +125,7 @@ class InferenceService:
         return {"predicted_label": json_values(_predict(model, features, PREDICT))}
 
 
-def _requested_outputs(outputs: Any) -> list[str]:
+def _requested_outputs(outputs: Any) -> tuple[str, ...]:
     if not isinstance(outputs, list):
         raise BadRequest("'outputs' must be a list of {\"name\": ...} objects")
     names = []  # none asked for means predict only
@@ -136,7 +137,7 @@ def _requested_outputs(outputs: Any) -> list[str]:
             raise BadRequest("output 'parameters' must be an object")
         if name not in names:
             names.append(name)
-    return names or [PREDICT]
+    return tuple(names) or _DEFAULT_OUTPUTS
 
 
 def _version_field(request: dict[str, Any]) -> str | None:

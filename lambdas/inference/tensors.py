@@ -31,6 +31,7 @@ _NUMERIC_DTYPES: dict[str, type[np.generic]] = {
     "FP64": np.float64,
 }
 DATATYPES = (*_NUMERIC_DTYPES, "BYTES")
+_KNOWN_DATATYPES = frozenset(DATATYPES)
 _DTYPE_OF_DATATYPE = {name: np.dtype(dtype) for name, dtype in _NUMERIC_DTYPES.items()}
 _DATATYPE_OF_DTYPE = {dtype: name for name, dtype in _DTYPE_OF_DATATYPE.items()}
 _FLOAT64 = np.dtype(np.float64)
@@ -49,11 +50,11 @@ def v2_input(tensor: Any, feature_count: int | None) -> Array:
         raise BadRequest("each input must be an object with name, shape, datatype and data")
     if not isinstance(tensor.get("name"), str):
         raise BadRequest("input 'name' must be a string")
-    if not isinstance(tensor.get("parameters", {}), dict):
+    if "parameters" in tensor and not isinstance(tensor["parameters"], dict):
         raise BadRequest("input 'parameters' must be an object")
     shape = _shape(tensor.get("shape"))
     datatype = tensor.get("datatype")
-    if datatype not in DATATYPES:
+    if datatype not in _KNOWN_DATATYPES:
         raise BadRequest(f"input 'datatype' must be one of {', '.join(DATATYPES)}")
     data = tensor.get("data")
     if not isinstance(data, list):
@@ -62,10 +63,12 @@ def v2_input(tensor: Any, feature_count: int | None) -> Array:
     array = _as_array(data)
     if array.size != expected:
         raise BadRequest(f"shape {shape} holds {expected} elements but data has {array.size}")
-    if array.ndim > 1 and array.shape != tuple(shape):
-        raise BadRequest(f"nested data has shape {list(array.shape)}, declared shape is {shape}")
-    typed = _typed(array.reshape(shape), datatype)
-    return _features(typed, feature_count)
+    declared = tuple(shape)
+    if array.shape != declared:
+        if array.ndim > 1:
+            raise BadRequest(f"nested data has shape {list(array.shape)}, declared shape is {shape}")
+        array = array.reshape(declared)
+    return _features(_typed(array, datatype), feature_count)
 
 
 def instances(rows: Any, feature_count: int | None, field: str) -> Array:
@@ -96,13 +99,13 @@ def output_tensor(name: str, values: Array) -> dict[str, Any]:
 def json_values(values: Array) -> list[Any]:
     """Plain JSON values (nested like the array): non-finite floats become null, other objects their text."""
     kind = values.dtype.kind
-    if kind == "f" and not np.isfinite(values).all():
+    if kind == "f" and not _all_finite(values):
         as_objects = values.astype(object)
         as_objects[~np.isfinite(values)] = None
-        return list(as_objects.tolist())
-    if kind in "biufU":
-        return list(values.tolist())
-    return list(values.astype(str).tolist())
+        nulled: list[Any] = as_objects.tolist()
+        return nulled
+    plain: list[Any] = values.tolist() if kind in "biufU" else values.astype(str).tolist()
+    return plain
 
 
 def _shape(shape: Any) -> list[int]:
@@ -141,6 +144,8 @@ def _typed(array: Array, datatype: str) -> Array:
             raise BadRequest("BOOL data must be true or false")
         return array
     target = _DTYPE_OF_DATATYPE[datatype]
+    if target == array.dtype == _FLOAT64:  # FP64 numbers, by far the most common request
+        return _finite(array)
     if target.kind == "f":
         if kind not in "iuf":
             raise BadRequest(f"{datatype} data must be numbers")
@@ -157,9 +162,13 @@ def _typed(array: Array, datatype: str) -> Array:
 
 
 def _finite(array: Array) -> Array:
-    if not np.isfinite(array).all():
+    if not _all_finite(array):
         raise BadRequest("data must be finite numbers (a value overflows its datatype)")
     return array
+
+
+def _all_finite(array: Array) -> bool:
+    return bool(np.isfinite(array).all())
 
 
 def _features(array: Array, feature_count: int | None) -> Array:
