@@ -8,9 +8,12 @@ text or, when it is not text, base64. The handler's answer is written back the w
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -157,8 +160,21 @@ class GatewayResponse:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: InferenceGateway
-    # A client that stops sending must not hold a worker thread for ever.
+    # Keep-alive, as API Gateway offers: a client's connection serves request after request. Every answer carries
+    # its Content-Length, which HTTP/1.1 needs to frame it.
+    protocol_version = "HTTP/1.1"
+    # A client that stops sending, or an idle kept-alive connection, must not hold a worker thread for ever.
     timeout = 30
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
 
     def __getattr__(self, name: str) -> Any:
         # The $default route takes every method: the handler, not the gateway, decides what a method means.
@@ -280,7 +296,30 @@ class InferenceGateway(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, invoke: Invoke, *, quiet: bool = False) -> None:
         self.invoke = invoke
         self.quiet = quiet
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__((host, port), _RequestHandler)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def server_close(self) -> None:
+        """Stop listening, end kept-alive connections, and wait for the requests in flight.
+
+        Only reading is shut down: a thread waiting for a connection's next request sees its end and returns, while
+        a request in flight still writes its answer.
+        """
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RD)
+        super().server_close()
 
     @property
     def port(self) -> int:

@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -221,3 +222,33 @@ def test_every_method_reaches_the_handler(gateway: InferenceGateway, recorder: R
 
     assert status == 405
     assert recorder.events[0]["requestContext"]["http"]["method"] == method
+
+
+def test_one_connection_serves_request_after_request(gateway: InferenceGateway, recorder: Recorder) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        for number in range(3):
+            connection.request("POST", "/v2/models/iris/infer", body=json.dumps({"n": number}).encode())
+            response = connection.getresponse()
+            assert (response.status, response.read(), response.version) == (200, b"{}", 11)
+    finally:
+        connection.close()
+
+    assert [json.loads(event["body"])["n"] for event in recorder.events] == [0, 1, 2]
+
+
+def test_stopping_ends_idle_kept_alive_connections_at_once(recorder: Recorder) -> None:
+    server = InferenceGateway("127.0.0.1", 0, recorder, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", "/v2/health/live")
+    connection.getresponse().read()
+
+    started = time.monotonic()
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+    assert time.monotonic() - started < 2, "the idle connection must not hold the stop for its 30 s timeout"
+    connection.close()
