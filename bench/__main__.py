@@ -1,6 +1,9 @@
 """``python -m bench`` (``make bench``): how fast the functions are, each figure a ratio to a baseline measured
 side by side in the same run. Absolute times on a shared, noisy machine mean little; ratios taken from interleaved
-measurements (ours, baseline, ours, baseline ...) do. Prints a table and writes ``bench/results.json``.
+measurements do. In-process figures alternate blocks of about 10 ms (ours, baseline, baseline, ours, ...), so drift
+hits both alike while each is timed in its own steady state, as a warm function serving requests back to back is;
+alternating single calls would instead charge each side for reloading the caches the other just used (a 100-tree
+forest's predict evicts nearly everything). Prints a table and writes ``bench/results.json``.
 
 Models are published the way users publish them: uploaded to S3 (a moto server on 127.0.0.1) and applied by the
 loader from a real S3 event, once with ``ONNX_FAST_PATH=false`` (the scikit-learn path) and once with ``true`` (the
@@ -21,14 +24,19 @@ cold (ratio, lower is better)
     (the functions' deployed settings, fake AWS credentials). Targets, for both models: fast path <= 0.4,
     scikit-learn path <= 1.1.
 loader throughput (ratio, higher is better)
-    A fresh process invoking the loader handler on the S3 event for a ~570 MB model (a brute-force KNN keeping
-    512 MiB of random training data, saved uncompressed) from moto on 127.0.0.1, against a fresh ``aws s3 cp`` of
-    the same object from the same server, both timed from start to exit; MB/s each, median of three alternating
-    pairs. The CLI is set to fetch with one GET, as the loader does: moto reads the whole object for every ranged
-    GET, which makes the CLI's default parallel download ~10x slower here than on S3. Target >= 0.9. The loader
-    runs with ``ONNX_FAST_PATH=true``, the deployed default.
+    Publishing a ~570 MB model (a brute-force KNN keeping 512 MiB of random training data, saved uncompressed) from
+    moto on 127.0.0.1, against ``aws s3 cp`` of the same object from the same server; MB/s each, medians of six
+    rounds in rotating order, the page cache synced (untimed) before every run. The target row times a warm loader
+    (a process that has already published a small model, as a deployed function has) from the handler's call to its
+    return, against the CLI process from start to exit. A context row times a new loader process from start to exit,
+    every import included. The CLI is set to fetch with one GET, as the loader does: moto reads the whole object for
+    every ranged GET, which makes the CLI's default parallel download ~10x slower here than on S3. Target >= 0.9.
+    The loader runs with ``ONNX_FAST_PATH=true``, the deployed default (the large model is above the size it
+    converts).
 loader peak memory (MB, lower is better)
-    Peak RSS of that loader process; the CLI's is the baseline. Target: the loader's own peak <= 200 MB.
+    Peak RSS of the new loader process that published only the large model; the CLI's is the baseline. Target: the
+    loader's own peak <= 200 MB. A context row gives the warm loader's, whose earlier conversion of a small model to
+    ONNX loaded the converter's libraries.
 local stack (requests per second, context)
     ``local_stack`` (as ``make serve`` runs it, ``ONNX_FAST_PATH=true``) on free loopback ports, the LR model
     published through it with the aws CLI, then 8 threads each POSTing one-row V2 infers over a keep-alive

@@ -1,9 +1,10 @@
-"""Child process of the loader figure: one invocation of the loader handler on one S3 event, as Lambda makes it.
+"""Child process of the loader figure: the loader handler invoked on S3 events, as Lambda invokes it.
 
-    python -m bench.loader_child EVENT_FILE RESULT_FILE
+    python -m bench.loader_child EVENT_FILE RESULT_FILE [WARM_UP_EVENT_FILE]
 
-Writes the handler's summary, the invocation's own duration and the process's peak RSS (VmHWM) to RESULT_FILE as
-JSON; the function's logs go to stdout as on Lambda.
+With a warm-up event, that event is handled first, as a deployed loader has handled earlier uploads (its libraries
+are imported, its client is made). Writes the summary and duration of the EVENT_FILE invocation and the process's
+peak RSS (VmHWM) to RESULT_FILE as JSON; the function's logs go to stdout as on Lambda.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def main(argv: list[str]) -> int:
     from lambdas.loader.handler import lambda_handler
     from local_stack.lambda_context import LocalLambdaContext
 
+    if len(argv) > 3:
+        warm_up = lambda_handler(json.loads(Path(argv[3]).read_text(encoding="utf-8")), LocalLambdaContext("loader"))
+        if warm_up.get("published") != 1:
+            raise RuntimeError(f"the warm-up event published nothing: {warm_up}")
     started = time.perf_counter()
     counts = lambda_handler(event, LocalLambdaContext("loader", timeout_seconds=900))
     seconds = time.perf_counter() - started

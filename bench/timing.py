@@ -21,37 +21,62 @@ class BenchError(RuntimeError):
     """A measurement could not be taken (a child failed, an answer was wrong); the message says which."""
 
 
-def interleaved(
-    ours: Callable[[], object], baseline: Callable[[], object], iterations: int, *, warmup: int = 0
-) -> tuple[list[float], list[float]]:
-    """Seconds per call of each, measured in alternating pairs so that drift on a noisy machine hits both alike.
+# Each side runs for about this long before the other takes over: short enough that drift on a noisy machine hits
+# both alike, long enough that each is timed in its own steady state, as a warm function serving requests back to
+# back is, rather than paying to reload the caches the other side just used.
+BLOCK_SECONDS = 0.01
+MAX_BLOCK_CALLS = 100
 
-    The order within a pair flips every iteration: whichever runs second finds the caches the first one warmed.
+
+def interleaved(
+    ours: Callable[[], object],
+    baseline: Callable[[], object],
+    iterations: int,
+    *,
+    warmup: int = 0,
+    setup_baseline: Callable[[], Callable[[], None]] | None = None,
+) -> tuple[list[float], list[float]]:
+    """Seconds per call of each (``iterations`` calls each), measured in alternating blocks of about
+    ``BLOCK_SECONDS``; the order of the two blocks of a pair flips every pair.
+
+    ``setup_baseline``, untimed, prepares each baseline call and returns what undoes it afterwards (e.g. library
+    settings the baseline must run without).
     """
-    for _ in range(warmup):
-        ours()
+    clock = time.perf_counter
+
+    def timed_baseline() -> float:
+        undo = setup_baseline() if setup_baseline is not None else None
+        started = clock()
         baseline()
+        elapsed = clock() - started
+        if undo is not None:
+            undo()
+        return elapsed
+
+    def timed_ours() -> float:
+        started = clock()
+        ours()
+        return clock() - started
+
+    for _ in range(warmup):
+        timed_ours()
+        timed_baseline()
+    ours_block, baseline_block = (
+        _block_calls(min(timed() for _ in range(3))) for timed in (timed_ours, timed_baseline)
+    )
     ours_times: list[float] = []
     baseline_times: list[float] = []
-    clock = time.perf_counter
-    for index in range(iterations):
-        if index % 2:
-            started = clock()
-            baseline()
-            middle = clock()
-            ours()
-            ended = clock()
-            baseline_times.append(middle - started)
-            ours_times.append(ended - middle)
-        else:
-            started = clock()
-            ours()
-            middle = clock()
-            baseline()
-            ended = clock()
-            ours_times.append(middle - started)
-            baseline_times.append(ended - middle)
+    pair = 0
+    while len(ours_times) < iterations or len(baseline_times) < iterations:
+        blocks = [(timed_ours, ours_times, ours_block), (timed_baseline, baseline_times, baseline_block)]
+        for timed, times, size in blocks if pair % 2 == 0 else reversed(blocks):
+            times.extend(timed() for _ in range(min(size, iterations - len(times))))
+        pair += 1
     return ours_times, baseline_times
+
+
+def _block_calls(seconds_per_call: float) -> int:
+    return max(1, min(MAX_BLOCK_CALLS, round(BLOCK_SECONDS / max(seconds_per_call, 1e-9))))
 
 
 def median(values: Sequence[float]) -> float:
