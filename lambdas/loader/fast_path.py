@@ -14,7 +14,7 @@ from typing import Any
 
 from lambdas.common.repository import ONNX_FILE, ModelKey, sample_keys
 from lambdas.common.settings import Settings, is_off
-from lambdas.loader.errors import ObjectGone
+from lambdas.loader.errors import ObjectGone, PermanentFailure
 from lambdas.loader.files import fsync_dir, temp_path, write_all
 from lambdas.loader.onnx_convert import (
     MAX_SAMPLE_BYTES,
@@ -119,11 +119,13 @@ def _refusal(
 def _probe(s3: Any, bucket: str, key: str, target: ModelKey, model: Any, feature_count: int) -> Probe:
     """The model's uploaded sample when there is one, else generated rows."""
     for sample_key in sample_keys(key, target):
+        filename = sample_key.rsplit("/", 1)[-1]
         try:
             response = call_s3("GetObject", s3.get_object, Bucket=bucket, Key=sample_key)
         except ObjectGone:
             continue
-        filename = sample_key.rsplit("/", 1)[-1]
+        except PermanentFailure as error:  # a sample S3 refuses costs the fast path, never the model's publish
+            raise NotConverted(f"{filename} cannot be read: {error}") from None
         body = response["Body"]
         try:
             if int(response.get("ContentLength") or 0) > MAX_SAMPLE_BYTES:

@@ -208,6 +208,8 @@ def _sample(s3: S3Reader, record: S3Record, sample: SampleKey, settings: Setting
         checked = recheck_fast_path(s3, record.object, directory, policy, settings.allowed_suffixes)
     except Superseded as error:
         return Outcome(Status.SKIPPED, f"superseded: {error}", **where)
+    except PermanentFailure as error:  # e.g. the published model no longer loads: a retry cannot help
+        return Outcome(Status.FAILED, f"{type(error).__name__}: {error}", **where)
     if checked is None:
         return Outcome(Status.SKIPPED, "probe sample kept for when its model is published", **where)
     return Outcome(

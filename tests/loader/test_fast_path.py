@@ -163,3 +163,10 @@ def test_deleting_a_model_removes_its_conversion_too(loader: Loader, models: Mod
     assert loader.invoke(loader.delete("iris.joblib")) == counts(deleted=1)
 
     assert not version_dir(loader.model_dir, "iris", 1).exists()
+
+
+def test_a_sample_for_a_model_that_no_longer_loads_fails_without_a_retry(loader: Loader, models: Models) -> None:
+    loader.invoke(loader.put("iris/1/model.joblib", models.logistic))
+    (version_dir(loader.model_dir, "iris", 1) / "model.joblib").write_bytes(b"no longer a model")
+
+    assert loader.invoke(loader.put("iris/1/sample.json", json.dumps(FEATURES.tolist()).encode())) == counts(failed=1)
