@@ -7,11 +7,15 @@ never pairs a converted model with the metadata of another publish.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 METADATA_KEY = "serverless_sklearn.interface"
 FORMAT_VERSION = 1
+COLUMN_DTYPES = ("float64", "str")
 
 
 class InterfaceError(ValueError):
@@ -28,6 +32,14 @@ class OnnxInterface:
     predict_ndim: int  # scikit-learn's predict returns (rows,) or (rows, targets)
     proba_output: str | None = None
     class_count: int | None = None
+    # Rows with missing values (NaN): the model's own refusal of them, as scikit-learn words it (None: it takes
+    # them); and whether the conversion answers them as scikit-learn does. A record from before this check sends
+    # such rows to scikit-learn.
+    missing_refusal: str | None = None
+    missing_checked: bool = False
+    # A DataFrame pipeline converted with one graph input per column, in the model's order: (name, "float64" or
+    # "str"), each fed as [rows, 1]. Empty: one matrix input ``input_name`` of ``feature_count`` columns.
+    columns: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT_VERSION, **asdict(self)}, sort_keys=True)
@@ -41,14 +53,34 @@ class OnnxInterface:
         if not isinstance(data, dict) or data.pop("format", None) != FORMAT_VERSION:
             raise InterfaceError(f"interface record is not format {FORMAT_VERSION}")
         try:
+            data["columns"] = tuple((str(name), str(dtype)) for name, dtype in data.get("columns") or ())
             interface = cls(**data)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise InterfaceError(f"interface record has unexpected fields: {error}") from None
         if interface.input_dtype not in ("float64", "float32") or interface.feature_count < 1:
             raise InterfaceError("interface record names an unsupported input")
+        if any(dtype not in COLUMN_DTYPES for _, dtype in interface.columns):
+            raise InterfaceError("interface record names an unsupported column type")
         if interface.predict_ndim not in (1, 2):
             raise InterfaceError("interface record names an unsupported prediction shape")
         return interface
+
+
+def column_feeds(columns: Mapping[str, Any], interface: OnnxInterface) -> dict[str, Any]:
+    """The graph inputs of a DataFrame pipeline's conversion: each column as a [rows, 1] array of its type. The
+    loader checks a conversion on exactly these feeds, and the inference function serves it with them."""
+    feeds = {}
+    for name, dtype in interface.columns:
+        values = np.asarray(columns[name])
+        if dtype == "str":
+            if values.dtype.kind not in "OU" or not all(isinstance(value, str) for value in values.tolist()):
+                raise ValueError(f"column {name!r} takes strings")
+            feeds[name] = values.astype(object).reshape(-1, 1)
+        else:
+            if values.dtype.kind not in "biuf":
+                raise ValueError(f"column {name!r} takes numbers")
+            feeds[name] = values.astype(np.float64, copy=False).reshape(-1, 1)
+    return feeds
 
 
 def open_session(model: bytes | str) -> Any:

@@ -1,4 +1,5 @@
-"""Reading a request body: size first, then media type, then strict JSON (no NaN or Infinity).
+"""Reading a request body: size first, then media type, then JSON. The bare ``NaN`` token Python's ``json.dumps``
+writes is read as a missing value; ``Infinity`` is refused.
 
 Bodies are parsed with orjson, several times faster than the standard library on the arrays of numbers requests
 carry. Whatever orjson refuses is parsed again by the standard library, which either accepts it (e.g. an escaped lone
@@ -22,12 +23,14 @@ class _NonFiniteConstant(ValueError):
     pass
 
 
-def _reject_constant(token: str) -> Any:
-    raise _NonFiniteConstant(token)
+def _read_constant(constant: str) -> Any:
+    if constant == "NaN":
+        return float("nan")
+    raise _NonFiniteConstant(constant)
 
 
 # Built once: json.loads with options would build a new decoder on every request.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=_read_constant)
 
 
 def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -85,7 +88,7 @@ def body_text(body: Any, is_base64: bool, max_bytes: int) -> str:
 
 
 def parse_json(text: str) -> Any:
-    """Strict JSON: a body that does not parse is 415, NaN/Infinity and deep nesting are 400."""
+    """JSON: a body that does not parse is 415, Infinity and deep nesting are 400."""
     if not text or text.isspace():
         raise BadRequest("request body is empty; send a JSON object")
     try:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lambdas.common.models import ModelLoadError
 from lambdas.common.repository import (
@@ -26,6 +26,7 @@ from lambdas.common.repository import (
     read_metadata,
     version_dir,
 )
+from lambdas.common.signature import Signature, SignatureError
 from lambdas.inference.errors import ModelNotFound, ModelUnavailable
 from lambdas.inference.observability import logger
 from lambdas.inference.runtimes import OnnxRunner, Runner, SklearnRunner
@@ -53,6 +54,7 @@ class LoadedModel:
     version: int
     runner: Runner
     stamp: FileStamp  # of the file chosen to serve: model.onnx when the fast path serves, else the model file
+    signature: Signature
 
     @property
     def size_bytes(self) -> int:
@@ -203,9 +205,12 @@ class ModelCache:
     def _load(self, name: str, version: int, path: Path, stamp: FileStamp, model_file: Path | None) -> LoadedModel:
         """Load and describe a model. The stamp was taken before loading: if the file changes meanwhile, the next
         check sees a different stamp and loads it again."""
+        metadata = read_metadata(path.parent) or {}
+        runner: Runner
         if path.name.endswith(".onnx"):
             try:
-                return LoadedModel(name, version, OnnxRunner.load(path), stamp)
+                runner = OnnxRunner.load(path, model_file)
+                return LoadedModel(name, version, runner, stamp, _signature(metadata, runner))
             except ModelLoadError as error:
                 if model_file is None:
                     raise
@@ -216,8 +221,8 @@ class ModelCache:
                     extra={"model": name, "version": version, "reason": str(error)},
                 )
                 path = model_file
-        runner = SklearnRunner.load(path, _declared_feature_count(path.parent))
-        return LoadedModel(name, version, runner, stamp)
+        runner = SklearnRunner.load(path, _declared_feature_count(metadata))
+        return LoadedModel(name, version, runner, stamp, _signature(metadata, runner))
 
     def _store(self, key: tuple[str, int], entry: _Entry) -> None:
         evicted = []
@@ -285,6 +290,19 @@ def _stamp(path: Path | None) -> FileStamp | None:
         return None
 
 
-def _declared_feature_count(directory: Path) -> int | None:
-    declared = (read_metadata(directory) or {}).get("feature_count")
+def _declared_feature_count(metadata: dict[str, Any]) -> int | None:
+    declared = metadata.get("feature_count")
     return declared if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0 else None
+
+
+def _signature(metadata: dict[str, Any], runner: Runner) -> Signature:
+    """The signature the loader wrote, or one from the runner for a version published without it."""
+    stored = metadata.get("signature")
+    if stored is not None:
+        try:
+            return Signature.from_dict(stored)
+        except SignatureError as error:
+            logger.warning(
+                "stored signature is unreadable; describing the model from itself", extra={"reason": str(error)}
+            )
+    return runner.fallback_signature()

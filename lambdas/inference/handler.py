@@ -1,16 +1,16 @@
 """Lambda entry point of the inference function: one handler for API Gateway HTTP API (payload 2.0), REST API
 (payload 1.0) and Lambda function URL events.
 
-Every route is served by Powertools' resolvers. The four prediction routes are also matched here first and answered
-directly by the same functions: the resolver's per-request work (event wrapping, route scan, middleware chain,
-header normalisation for compression) costs about as much again as a one-row LogisticRegression.predict, and
-predictions are the requests whose latency matters. Tests check that both paths give the same answers.
+Every route is served by Powertools' resolvers. The prediction routes (``hot`` in the route table) are also matched
+here first and answered directly by the same functions: the resolver's per-request work (event wrapping, route scan,
+middleware chain, header normalisation for compression) costs about as much again as a one-row
+LogisticRegression.predict, and predictions are the requests whose latency matters. Tests check that both paths
+give the same answers.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from typing import Any
 
@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambdas.common.settings import Settings
 from lambdas.inference.errors import InferenceError
 from lambdas.inference.observability import count, flush, logger, set_request_id
-from lambdas.inference.routes import configure, predict, rejection, router, server_fault
+from lambdas.inference.routes import Route, configure, hot_route, rejection, router, server_fault
 
 __all__ = ["configure", "lambda_handler"]
 
@@ -36,12 +36,6 @@ UNSUPPORTED_EVENT = (
 )
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
-_PREDICTION_PATH = re.compile(
-    r"/(?:v2/models/(?P<v2>[^/]+?)(?:/versions/(?P<version>[^/]+))?/infer"
-    r"|v1/models/(?P<v1>[^/]+?):predict"
-    r"|(?P<original>inference))"
-)
-
 _http_api = APIGatewayHttpResolver()
 _rest_api = APIGatewayRestResolver()
 _function_url = LambdaFunctionUrlResolver()
@@ -66,9 +60,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict
                 logger.warning(UNSUPPORTED_EVENT)
                 return _response(400, {"error": UNSUPPORTED_EVENT}, {})
             resolver, method, path = request
-            match = _PREDICTION_PATH.fullmatch(path) if method == "POST" else None
-            if match is not None:
-                return _predict(event, match, context)
+            hot = hot_route(method, path)
+            if hot is not None:
+                return _predict(event, *hot, context)
             return resolver.resolve(event, context)  # type: ignore[arg-type]
         except Exception:  # the routes answer their own errors: this is a fault around them, e.g. an odd event
             status, body = server_fault(context)
@@ -77,15 +71,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict
             flush()
 
 
-def _predict(event: dict[str, Any], match: re.Match[str], context: LambdaContext | None) -> dict[str, Any]:
-    name, version, v1_name = match.group("v2", "version", "v1")
+def _predict(
+    event: dict[str, Any], route: Route, parameters: dict[str, str], context: LambdaContext | None
+) -> dict[str, Any]:
     try:
-        if name is not None:
-            result = predict(event, "v2", name, version)
-        elif v1_name is not None:
-            result = predict(event, "v1", v1_name, None)
-        else:
-            result = predict(event, "original", None, None)
+        result = route.handler(event, **parameters)
     except InferenceError as error:
         return _response(*rejection(error))
     except Exception:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -18,25 +20,6 @@ from lambdas.inference.service import InferenceService
 
 router = Router()  # type: ignore[no-untyped-call]
 _service: InferenceService | None = None
-
-# Every path the API serves and the methods it allows there, for 405 answers to the others.
-_PATHS = (
-    ("/v2/models/<name>/infer", ("POST",)),
-    ("/v2/models/<name>/versions/<version>/infer", ("POST",)),
-    ("/v2/models/<name>", ("GET",)),
-    ("/v2/models/<name>/versions/<version>", ("GET",)),
-    ("/v2/models/<name>/ready", ("GET",)),
-    ("/v2/models/<name>/versions/<version>/ready", ("GET",)),
-    ("/v2/health/live", ("GET",)),
-    ("/v2/health/ready", ("GET",)),
-    ("/v2", ("GET",)),
-    ("/v2/repository/index", ("POST",)),
-    ("/v1/models/<name>:predict", ("POST",)),
-    ("/v1/models", ("GET",)),
-    ("/v1/models/<name>", ("GET",)),
-    ("/inference", ("POST",)),
-)
-_PATH_PATTERNS = tuple((re.compile(re.sub(r"<\w+>", "[^/]+", rule)), methods) for rule, methods in _PATHS)
 
 
 def configure(settings: Settings) -> InferenceService:
@@ -63,100 +46,125 @@ def json_body(event: dict[str, Any], *, optional: bool = False) -> dict[str, Any
     )
 
 
-def predict(event: dict[str, Any], route: str, name: str | None, version: str | None) -> dict[str, Any]:
-    """Answer one of the prediction routes ("v2", "v1" or "original") for a raw event."""
-    if route == "v2" and name is not None:
-        return service().v2_infer(name, version, json_body(event))
-    if route == "v1" and name is not None:
-        return service().v1_predict(name, json_body(event))
+def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
+    return service().v2_infer(name, version, json_body(event))
+
+
+def v1_predict(event: dict[str, Any], name: str) -> dict[str, Any]:
+    return service().v1_predict(name, json_body(event))
+
+
+def original_infer(event: dict[str, Any]) -> dict[str, Any]:
     return service().original_infer(json_body(event))
 
 
-@router.post("/v2/models/<name>/infer")
-def v2_infer(name: str) -> dict[str, Any]:
-    return predict(router.current_event.raw_event, "v2", name, None)
-
-
-@router.post("/v2/models/<name>/versions/<version>/infer")
-def v2_infer_version(name: str, version: str) -> dict[str, Any]:
-    return predict(router.current_event.raw_event, "v2", name, version)
-
-
-@router.post("/inference")
-def original_infer() -> dict[str, Any]:
-    return predict(router.current_event.raw_event, "original", None, None)
-
-
-@router.post("/v1/models/<name>:predict")
-def v1_predict(name: str) -> dict[str, Any]:
-    return predict(router.current_event.raw_event, "v1", name, None)
-
-
-@router.get("/v2/models/<name>")
-def v2_metadata(name: str) -> dict[str, Any]:
-    return service().v2_metadata(name, None)
-
-
-@router.get("/v2/models/<name>/versions/<version>")
-def v2_metadata_version(name: str, version: str) -> dict[str, Any]:
+def v2_metadata(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
     return service().v2_metadata(name, version)
 
 
-@router.get("/v2/models/<name>/ready")
-def v2_ready(name: str) -> dict[str, Any]:
-    service().model(name)
-    return {"name": name, "ready": True}
-
-
-@router.get("/v2/models/<name>/versions/<version>/ready")
-def v2_ready_version(name: str, version: str) -> dict[str, Any]:
+def v2_ready(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
     model = service().model(name, version)
+    if version is None:
+        return {"name": name, "ready": True}
     return {"name": name, "version": str(model.version), "ready": True}
 
 
-@router.get("/v2/health/live")
-def live() -> dict[str, Any]:
+def live(event: dict[str, Any]) -> dict[str, Any]:
     return {"live": True}
 
 
-@router.get("/v2/health/ready")
-def ready() -> Response[Any]:
+def ready(event: dict[str, Any]) -> Response[Any]:
     if service().server_ready():
         return _json(HTTPStatus.OK, {"ready": True})
     return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the model directory is not available"})
 
 
-@router.get("/v2")
-def server_metadata() -> dict[str, Any]:
+def server_metadata(event: dict[str, Any]) -> dict[str, Any]:
     return service().server_metadata()
 
 
-@router.post("/v2/repository/index")
-def repository_index() -> Response[Any]:
+def repository_index(event: dict[str, Any]) -> Response[Any]:
     # A list at the top level: returned through Response so it is not mistaken for a (body, status) pair.
-    return _json(HTTPStatus.OK, service().repository_index(json_body(router.current_event.raw_event, optional=True)))
+    return _json(HTTPStatus.OK, service().repository_index(json_body(event, optional=True)))
 
 
-@router.get("/v1/models")
-def v1_models() -> dict[str, Any]:
+def v1_models(event: dict[str, Any]) -> dict[str, Any]:
     return service().v1_models()
 
 
-@router.get("/v1/models/<name>")
-def v1_model(name: str) -> dict[str, Any]:
+def v1_model(event: dict[str, Any], name: str) -> dict[str, Any]:
     if name.endswith(":predict"):  # the predict path, asked for with GET
         raise MethodNotAllowed("GET", router.current_event.path, ("POST",))
     service().model(name)
     return {"name": name, "ready": True}
 
 
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # with <parameter> segments, as Powertools writes them
+    handler: Callable[..., Any]  # called with the raw event and the path parameters
+    hot: bool = False  # a prediction: matched by the handler itself, before the Powertools resolver
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+?)", self.path))
+
+
+# Every route of the API, declared once: the resolver's registrations, the handler's fast matcher for predictions
+# and the 405 answers for known paths asked with another method all come from this table.
+ROUTES = (
+    Route("POST", "/v2/models/<name>/infer", v2_infer, hot=True),
+    Route("POST", "/v2/models/<name>/versions/<version>/infer", v2_infer, hot=True),
+    Route("GET", "/v2/models/<name>", v2_metadata),
+    Route("GET", "/v2/models/<name>/versions/<version>", v2_metadata),
+    Route("GET", "/v2/models/<name>/ready", v2_ready),
+    Route("GET", "/v2/models/<name>/versions/<version>/ready", v2_ready),
+    Route("GET", "/v2/health/live", live),
+    Route("GET", "/v2/health/ready", ready),
+    Route("GET", "/v2", server_metadata),
+    Route("POST", "/v2/repository/index", repository_index),
+    Route("POST", "/v1/models/<name>:predict", v1_predict, hot=True),
+    Route("GET", "/v1/models", v1_models),
+    Route("GET", "/v1/models/<name>", v1_model),
+    Route("POST", "/inference", original_infer, hot=True),
+)
+_PATTERNS = tuple((route, route.pattern) for route in ROUTES)
+_HOT = tuple((route, pattern) for route, pattern in _PATTERNS if route.hot)
+
+
+def _resolved(route: Route) -> Callable[..., Any]:
+    def answer(**parameters: str) -> Any:
+        return route.handler(router.current_event.raw_event, **parameters)
+
+    answer.__name__ = f"{route.handler.__name__}_{len(route.path)}"
+    return answer
+
+
+for _route in ROUTES:
+    router.route(_route.path, _route.method)(_resolved(_route))
+
+
+def hot_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The prediction route a request names, with its path parameters; None for every other request."""
+    if method != "POST":
+        return None
+    for route, pattern in _HOT:
+        match = pattern.fullmatch(path)
+        if match is not None:
+            return route, match.groupdict()
+    return None
+
+
 @router.exception_handler(NotFoundError)  # type: ignore[untyped-decorator]
 def no_route(_: NotFoundError) -> Response[Any]:
     event = router.current_event
     method, path = event.http_method.upper(), event.path
-    for pattern, methods in _PATH_PATTERNS:
-        if pattern.fullmatch(path) and method not in methods:
-            raise MethodNotAllowed(method, path, methods)
+    # The first route whose path matches names the resource (":predict" before the "/v1/models/<name>" it also fits).
+    matched = next((route.path for route, pattern in _PATTERNS if pattern.fullmatch(path)), None)
+    allowed = tuple(route.method for route in ROUTES if route.path == matched)
+    if allowed and method not in allowed:
+        raise MethodNotAllowed(method, path, allowed)
     count("RequestRejected")
     return _json(HTTPStatus.NOT_FOUND, {"error": f"no route for {method} {path}"})
 

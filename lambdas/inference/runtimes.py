@@ -12,9 +12,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lambdas.common import signature
 from lambdas.common.models import ModelLoadError, check_estimator, load_model
-from lambdas.common.onnx_interface import METADATA_KEY, InterfaceError, OnnxInterface, open_session
-from lambdas.inference.tensors import Array, datatype_of
+from lambdas.common.onnx_interface import METADATA_KEY, InterfaceError, OnnxInterface, column_feeds, open_session
+from lambdas.common.signature import Signature, datatype_of
+from lambdas.inference.codecs import Batch
+from lambdas.inference.errors import BadRequest, ModelUnavailable
+from lambdas.inference.tensors import Array
 
 SCIKIT_LEARN = "scikit-learn"
 ONNXRUNTIME = "onnxruntime"
@@ -30,9 +34,11 @@ class Runner(Protocol):
     class_count: int | None
     has_proba: bool
 
-    def predict(self, features: Array) -> Array: ...
+    def predict(self, batch: Batch) -> Array: ...
 
-    def predict_proba(self, features: Array) -> Array: ...
+    def predict_proba(self, batch: Batch) -> Array: ...
+
+    def fallback_signature(self) -> Signature: ...
 
 
 class SklearnRunner:
@@ -53,21 +59,41 @@ class SklearnRunner:
     def load(cls, path: Path, declared_feature_count: int | None) -> SklearnRunner:
         return cls(load_model(path), declared_feature_count)
 
-    def predict(self, features: Array) -> Array:
-        _skip_repeated_finite_check()
-        return np.asarray(self.estimator.predict(features))
+    def predict(self, batch: Batch) -> Array:
+        return np.asarray(self._call(self.estimator.predict, batch))
 
-    def predict_proba(self, features: Array) -> Array:
+    def predict_proba(self, batch: Batch) -> Array:
+        return np.asarray(self._call(self.estimator.predict_proba, batch))
+
+    def fallback_signature(self) -> Signature:
+        return signature.fallback(
+            self.feature_count,
+            signature.column_names(self.estimator),
+            self.label_datatype,
+            self.class_count,
+            self.has_proba,
+        )
+
+    def _call(self, method: Any, batch: Batch) -> Any:
+        rows: Any = batch.features if batch.columns is None else _frame(batch.columns)
+        if batch.missing:  # the model decides what a missing value means: its own checks must run
+            import sklearn
+
+            with sklearn.config_context(assume_finite=False):
+                return method(rows)
         _skip_repeated_finite_check()
-        return np.asarray(self.estimator.predict_proba(features))
+        return method(rows)
 
 
 class OnnxRunner:
     runtime = ONNXRUNTIME
     platform = "onnxruntime_onnx"
 
-    def __init__(self, session: Any, interface: OnnxInterface) -> None:
+    def __init__(self, session: Any, interface: OnnxInterface, model_file: Path | None = None) -> None:
         self._run = session.run
+        self._model_file = model_file
+        self._sklearn: SklearnRunner | None = None
+        self._sklearn_lock = threading.Lock()
         self.interface = interface
         self._input_name = interface.input_name
         self._input_dtype = np.dtype(interface.input_dtype)
@@ -80,7 +106,7 @@ class OnnxRunner:
         self.has_proba = interface.proba_output is not None
 
     @classmethod
-    def load(cls, path: Path) -> OnnxRunner:
+    def load(cls, path: Path, model_file: Path | None = None) -> OnnxRunner:
         try:
             session = open_session(str(path))
             meta = session.get_modelmeta().custom_metadata_map
@@ -89,32 +115,78 @@ class OnnxRunner:
             raise ModelLoadError(f"{path.name}: {error}") from None
         except Exception as error:  # onnxruntime's own error types: a file it cannot open
             raise ModelLoadError(f"{path.name}: {type(error).__name__}: {error}") from error
-        return cls(session, interface)
+        return cls(session, interface, model_file)
 
-    def predict(self, features: Array) -> Array:
-        labels: Array = self._run(self._predict_outputs, {self._input_name: self._input(features)})[0]
+    def predict(self, batch: Batch) -> Array:
+        if batch.missing and not self.interface.missing_checked and self.interface.missing_refusal is None:
+            return self._scikit_learn().predict(batch)
+        labels: Array = self._run(self._predict_outputs, self._feeds(batch))[0]
         if self._predict_dtype is not None and labels.dtype != self._predict_dtype:
             labels = labels.astype(self._predict_dtype)
         if labels.ndim == self.interface.predict_ndim:
             return labels
         # e.g. a single-target regressor: (rows, 1) from the graph, (rows,) from scikit-learn
-        return labels.reshape(-1) if self.interface.predict_ndim == 1 else labels.reshape(len(features), -1)
+        return labels.reshape(-1) if self.interface.predict_ndim == 1 else labels.reshape(batch.rows, -1)
 
-    def predict_proba(self, features: Array) -> Array:
+    def predict_proba(self, batch: Batch) -> Array:
         if not self._proba_outputs:
             raise AttributeError("predict_proba")
-        probabilities: Array = self._run(self._proba_outputs, {self._input_name: self._input(features)})[0]
+        if batch.missing and not self.interface.missing_checked and self.interface.missing_refusal is None:
+            return self._scikit_learn().predict_proba(batch)
+        probabilities: Array = self._run(self._proba_outputs, self._feeds(batch))[0]
         return probabilities.astype(np.float64, copy=False)
 
-    def _input(self, features: Array) -> Array:
+    def fallback_signature(self) -> Signature:
+        names = tuple(name for name, _ in self.interface.columns) or None
+        features = None if names else self.feature_count
+        return signature.fallback(features, names, self.label_datatype, self.class_count, self.has_proba)
+
+    def _scikit_learn(self) -> SklearnRunner:
+        """The model file, loaded the first time rows with missing values arrive that the conversion was not shown
+        to answer as scikit-learn does."""
+        with self._sklearn_lock:
+            if self._sklearn is None:
+                if self._model_file is None:
+                    raise ValueError("this conversion does not take rows with missing values")
+                try:
+                    self._sklearn = SklearnRunner.load(self._model_file, self.feature_count)
+                except ModelLoadError as error:
+                    raise ModelUnavailable(
+                        f"the model file for rows with missing values does not load: {error}"
+                    ) from None
+            return self._sklearn
+
+    def _feeds(self, batch: Batch) -> dict[str, Array]:
+        if batch.missing and self.interface.missing_refusal is not None:
+            raise BadRequest(f"the model rejected the input: {self.interface.missing_refusal}")
+        if self.interface.columns:
+            if batch.columns is None:
+                raise ValueError("the model takes named columns")
+            return column_feeds(batch.columns, self.interface)
+        return {self._input_name: self._input(batch)}
+
+    def _input(self, batch: Batch) -> Array:
+        if batch.features is not None:
+            features = batch.features
+        elif batch.columns is not None:  # a model fitted on numeric named columns: the columns in its order
+            features = np.column_stack(list(batch.columns.values()))
+        else:
+            raise ValueError("no input")
         if features.dtype.kind not in "biuf":
             raise ValueError("the model takes numbers, not strings")
         return features.astype(self._input_dtype, copy=False)
 
 
+def _frame(columns: Any) -> Any:
+    import pandas  # imported on first use: positional models never need it
+
+    return pandas.DataFrame(dict(columns), copy=False)
+
+
 def _skip_repeated_finite_check() -> None:
-    """scikit-learn scans every input for NaN and infinity; the request parser has already refused both, so the
-    scan is switched off, once per thread (scikit-learn keeps its settings per thread)."""
+    """scikit-learn scans every input for NaN and infinity; the codecs have refused infinities and say when a value
+    is missing, so for complete rows the scan is switched off, once per thread (scikit-learn keeps its settings per
+    thread)."""
     if not getattr(_thread_config, "assume_finite", False):
         import sklearn
 

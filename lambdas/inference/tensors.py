@@ -6,12 +6,16 @@ make the function allocate more than the request body already holds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from lambdas.common.signature import datatype_of
 from lambdas.inference.errors import BadRequest
+
+if TYPE_CHECKING:
+    from lambdas.inference.protocol import RequestInput
 
 # Far above what a body under the 6 MiB request cap can carry; guards the shape product before any comparison.
 MAX_ELEMENTS = 1 << 24
@@ -31,36 +35,18 @@ _NUMERIC_DTYPES: dict[str, type[np.generic]] = {
     "FP64": np.float64,
 }
 DATATYPES = (*_NUMERIC_DTYPES, "BYTES")
-_KNOWN_DATATYPES = frozenset(DATATYPES)
 _DTYPE_OF_DATATYPE = {name: np.dtype(dtype) for name, dtype in _NUMERIC_DTYPES.items()}
-_DATATYPE_OF_DTYPE = {dtype: name for name, dtype in _DTYPE_OF_DATATYPE.items()}
 _FLOAT64 = np.dtype(np.float64)
 
 Array = npt.NDArray[Any]
 
 
-def datatype_of(dtype: np.dtype[Any]) -> str:
-    """The V2 datatype name for a numpy dtype; strings and objects travel as BYTES."""
-    return _DATATYPE_OF_DTYPE.get(dtype, "BYTES")
-
-
-def v2_input(tensor: Any, feature_count: int | None) -> Array:
-    """One V2 input tensor as a feature array, checked against its declared shape, datatype and the model."""
-    if not isinstance(tensor, dict):
-        raise BadRequest("each input must be an object with name, shape, datatype and data")
-    if not isinstance(tensor.get("name"), str):
-        raise BadRequest("input 'name' must be a string")
-    if "parameters" in tensor and not isinstance(tensor["parameters"], dict):
-        raise BadRequest("input 'parameters' must be an object")
-    shape = _shape(tensor.get("shape"))
-    datatype = tensor.get("datatype")
-    if datatype not in _KNOWN_DATATYPES:
-        raise BadRequest(f"input 'datatype' must be one of {', '.join(DATATYPES)}")
-    data = tensor.get("data")
-    if not isinstance(data, list):
-        raise BadRequest("input 'data' must be a list, flat or nested")
+def tensor_array(tensor: RequestInput, feature_count: int | None) -> Array:
+    """One V2 input tensor of a positional model as a feature array, checked against its declared shape and
+    datatype and the model. ``null`` (or NaN) in a floating-point tensor is a missing value, sent on as NaN."""
+    shape = list(tensor.shape)
     expected = _product(shape)
-    array = _as_array(data)
+    array = _as_array(tensor.data)
     if array.size != expected:
         raise BadRequest(f"shape {shape} holds {expected} elements but data has {array.size}")
     declared = tuple(shape)
@@ -68,7 +54,7 @@ def v2_input(tensor: Any, feature_count: int | None) -> Array:
         if array.ndim > 1:
             raise BadRequest(f"nested data has shape {list(array.shape)}, declared shape is {shape}")
         array = array.reshape(declared)
-    return _features(_typed(array, datatype), feature_count)
+    return _features(_typed(array, tensor.datatype), feature_count)
 
 
 def instances(rows: Any, feature_count: int | None, field: str) -> Array:
@@ -78,6 +64,8 @@ def instances(rows: Any, feature_count: int | None, field: str) -> Array:
     array = _as_array(rows)
     if array.size > MAX_ELEMENTS:
         raise BadRequest(f"'{field}' has {array.size} values; the limit is {MAX_ELEMENTS}")
+    if array.dtype.kind == "O":
+        array = numbers_with_missing(array, f"'{field}'")
     kind = array.dtype.kind
     if kind in "iuf":
         array = _finite(array.astype(np.float64, copy=False))
@@ -108,15 +96,6 @@ def json_values(values: Array) -> list[Any]:
     return plain
 
 
-def _shape(shape: Any) -> list[int]:
-    if not isinstance(shape, list) or not 1 <= len(shape) <= 2:
-        raise BadRequest("input 'shape' must be [rows, features] (or [rows] for text models)")
-    for size in shape:
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise BadRequest(f"input 'shape' must hold positive integers, got {shape}")
-    return shape
-
-
 def _product(shape: list[int]) -> int:
     product = 1
     for size in shape:
@@ -135,6 +114,8 @@ def _as_array(data: list[Any]) -> Array:
 
 def _typed(array: Array, datatype: str) -> Array:
     kind = array.dtype.kind
+    if kind == "O" and datatype.startswith("FP"):
+        array, kind = numbers_with_missing(array, f"{datatype} data"), "f"
     if datatype == "BYTES":
         if kind != "U":
             raise BadRequest("BYTES data must be strings")
@@ -161,14 +142,30 @@ def _typed(array: Array, datatype: str) -> Array:
     return array.astype(target, copy=False)
 
 
+def numbers_with_missing(array: Array, what: str) -> Array:
+    """An object array of numbers and ``null``s (JSON's missing values) as float64 with NaN for each null."""
+    for value in array.flat:
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise BadRequest(f"{what} must be numbers or null")
+    try:
+        return array.astype(np.float64)
+    except OverflowError:
+        raise BadRequest(f"{what} holds a number too large for FP64") from None
+
+
 def _finite(array: Array) -> Array:
-    if not _all_finite(array):
+    """Refuse infinities (an overflow); NaN is a missing value and passes on to the model."""
+    if not _all_finite(array) and np.isinf(array).any():
         raise BadRequest("data must be finite numbers (a value overflows its datatype)")
     return array
 
 
 def _all_finite(array: Array) -> bool:
     return bool(np.isfinite(array).all())
+
+
+def has_missing(array: Array) -> bool:
+    return array.dtype.kind == "f" and not _all_finite(array)
 
 
 def _features(array: Array, feature_count: int | None) -> Array:

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from lambdas.inference.cache import ModelCache
+from lambdas.inference.codecs import Batch
 from lambdas.inference.errors import ModelNotFound, ModelUnavailable
 from tests.inference.conftest import FakeContext, TrainedModels, settings
 from tests.inference.support import event_for, publish, response_json, v2_request, write_metadata
 
-SETOSA = np.asarray([[5.1, 3.5, 1.4, 0.2]])
+SETOSA = Batch(rows=1, features=np.asarray([[5.1, 3.5, 1.4, 0.2]]))
 
 
 class Clock:
@@ -231,7 +232,7 @@ def test_threads_calling_the_handler_during_republishing_get_only_good_answers(
 ) -> None:
     handler.configure(settings(model_dir, refresh_seconds=0.0))
     publish(model_dir, "iris", 1, trained.logistic)
-    request = event_for("rest", "POST", "/v2/models/iris/versions/1/infer", v2_request(SETOSA.tolist(), [1, 4]))
+    request = event_for("rest", "POST", "/v2/models/iris/versions/1/infer", v2_request([5.1, 3.5, 1.4, 0.2], [1, 4]))
     answers: list[Any] = []
     stop = threading.Event()
 

@@ -52,7 +52,6 @@ BAD_V2_BODIES: list[tuple[str, Any]] = [
     ("numbers as BOOL", v2_request([1, 0, 1, 0], [1, 4], "BOOL")),
     ("numbers as BYTES", v2_request(SETOSA, [1, 4], "BYTES")),
     ("FP32 overflow", v2_request([1e300, 1.0, 1.0, 1.0], [1, 4], "FP32")),
-    ("nulls in data", v2_request([None, 1.0, 1.0, 1.0], [1, 4])),
     ("objects in data", v2_request([{}, 1.0, 1.0, 1.0], [1, 4])),
     ("integer beyond 64 bits", v2_request([2**70, 1, 1, 1], [1, 4], "INT64")),
     ("unknown output", v2_request(SETOSA, [1, 4], outputs=[{"name": "transform"}])),
@@ -94,8 +93,8 @@ def test_predict_proba_on_a_model_without_it_is_400(invoke: Invoke, model_dir: P
     assert "predict_proba" in _error(invoke(event_for("http", "POST", "/v2/models/sizes/infer", request)), 400)
 
 
-@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
-def test_nan_and_infinity_are_400(invoke: Invoke, token: str) -> None:
+@pytest.mark.parametrize("token", ["Infinity", "-Infinity"])
+def test_infinity_is_400(invoke: Invoke, token: str) -> None:
     raw = json.dumps(v2_request([0.0, 1, 1, 1], [1, 4])).replace("0.0", token)
     assert token in _error(invoke(event_for("http", "POST", INFER, raw_body=raw)), 400)
 

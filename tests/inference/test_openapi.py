@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from lambdas.inference.routes import _PATHS
+from lambdas.inference import routes
 from tests.inference.conftest import Invoke
 from tests.inference.estimators import ExplodingEstimator
 from tests.inference.support import event_for, publish, response_json, v2_request
@@ -53,7 +53,7 @@ def test_the_spec_is_a_valid_openapi_document() -> None:
 
 
 def test_the_spec_lists_exactly_the_served_paths_and_methods() -> None:
-    served = {(re.sub(r"<(\w+)>", r"{\1}", rule), method.lower()) for rule, methods in _PATHS for method in methods}
+    served = {(re.sub(r"<(\w+)>", r"{\1}", route.path), route.method.lower()) for route in routes.ROUTES}
     documented = {(path, method) for path, item in SPEC["paths"].items() for method in item if method != "parameters"}
     assert documented == served
 

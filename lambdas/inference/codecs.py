@@ -1,0 +1,290 @@
+"""Codecs: typed requests in, a ``Batch`` the model's runner takes out. Registered by content type, as in the Open
+Inference Protocol's ``parameters.content_type``:
+
+- ``np``: one tensor ``[rows, features]`` of numbers (or ``[rows]`` strings for a text pipeline): positional models;
+- ``str``: one ``[rows]`` BYTES tensor of strings;
+- ``pd``: named columns, one V2 input per column (MLServer's and KServe's PandasCodec form), or one tensor
+  ``[rows, columns]`` in the model's column order, or V1/original rows as records or as lists in column order.
+
+The codec is chosen by the request's ``content_type``, then by the model's signature (named columns: ``pd``; else
+``np``). Columns are decoded into one numpy array each, typed by the signature; building the pandas DataFrame is the
+scikit-learn runner's job, so the ONNX runner and positional models never import pandas.
+
+JSON ``null`` (and NaN) is a missing value: NaN in a number column, None in a string column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from lambdas.common.signature import Inputs
+from lambdas.inference.errors import BadRequest
+from lambdas.inference.protocol import InferRequest, RequestInput, RowsRequest
+from lambdas.inference.tensors import MAX_ELEMENTS, Array, has_missing, instances, tensor_array
+
+NUMPY = "np"
+STRING = "str"
+PANDAS = "pd"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The rows a model is asked about: a feature array (positional models) or one array per column (named)."""
+
+    rows: int
+    features: Array | None = None
+    columns: Mapping[str, Array] | None = None
+    missing: bool = False  # some value is missing (NaN or None)
+
+
+class Codec(Protocol):
+    content_type: str
+
+    def decode(self, request: InferRequest, inputs: Inputs) -> Batch: ...
+
+    def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch: ...
+
+
+class NumpyCodec:
+    content_type = NUMPY
+
+    def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
+        if len(request.inputs) != 1:
+            raise BadRequest("'inputs' must be a list holding exactly one tensor")
+        features = tensor_array(request.inputs[0], inputs.features if inputs.kind == "tensor" else None)
+        return Batch(rows=len(features), features=features, missing=has_missing(features))
+
+    def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch:
+        features = instances(request.rows, inputs.features, request.field)
+        return Batch(rows=len(features), features=features, missing=has_missing(features))
+
+
+class StringCodec(NumpyCodec):
+    content_type = STRING
+
+    def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
+        if any(tensor.datatype != "BYTES" for tensor in request.inputs):
+            raise BadRequest("content_type 'str' takes BYTES tensors of strings")
+        return super().decode(request, inputs)
+
+
+class PandasCodec:
+    content_type = PANDAS
+
+    def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
+        names = inputs.names if inputs.named else None
+        tensors = request.inputs
+        if len(tensors) == 1 and len(tensors[0].shape) == 2 and tensors[0].shape[1] > 1:
+            return self._from_matrix(tensors[0], inputs)
+        sent = [tensor.name for tensor in tensors]
+        _check_names(sent, names)
+        rows = _column_length(tensors[0])
+        columns: dict[str, Array] = {}
+        for tensor in tensors:
+            if _column_length(tensor) != rows:
+                raise BadRequest(f"column {tensor.name!r} has {_column_length(tensor)} rows, the first has {rows}")
+            values = _flat(tensor.data, rows, tensor.name)
+            columns[tensor.name] = _typed_column(values, _declared(inputs, tensor.name), tensor.name)
+        return _batch(columns, names, rows)
+
+    def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch:
+        rows = request.rows
+        names = inputs.names if inputs.named else None
+        if len(rows) * max(len(names or ()), 1) > MAX_ELEMENTS:
+            raise BadRequest(f"'{request.field}' has more than {MAX_ELEMENTS} values")
+        if all(isinstance(row, dict) for row in rows):
+            sent = list(rows[0])
+            _check_names(sent, names)
+            for number, row in enumerate(rows):
+                if row.keys() != rows[0].keys():
+                    missing = [name for name in sent if name not in row] or [k for k in row if k not in rows[0]]
+                    raise BadRequest(f"record {number} differs from the first in column {missing[0]!r}")
+            by_name = {name: [row[name] for row in rows] for name in sent}
+        elif names is not None and all(isinstance(row, list) for row in rows):
+            for number, row in enumerate(rows):
+                if len(row) != len(names):
+                    raise BadRequest(f"row {number} has {len(row)} values; the model takes columns {list(names)}")
+            by_name = {name: [row[index] for row in rows] for index, name in enumerate(names)}
+        else:
+            raise BadRequest(f"'{request.field}' must be records ({{column: value}}) or rows in column order")
+        columns = {name: _typed_column(values, _declared(inputs, name), name) for name, values in by_name.items()}
+        return _batch(columns, names, len(rows))
+
+    def _from_matrix(self, tensor: RequestInput, inputs: Inputs) -> Batch:
+        """One tensor ``[rows, columns]`` holding every column, in the model's order."""
+        if not inputs.named:
+            raise BadRequest("a [rows, columns] tensor with content_type 'pd' needs a model fitted on named columns")
+        rows, width = tensor.shape
+        if width != len(inputs.columns):
+            raise BadRequest(f"the model takes {len(inputs.columns)} columns {list(inputs.names)}, got {width}")
+        if rows * width > MAX_ELEMENTS:
+            raise BadRequest(f"shape {list(tensor.shape)} exceeds the limit of {MAX_ELEMENTS} elements")
+        values = _flat(tensor.data, rows * width, tensor.name)
+        columns = {
+            column.name: _typed_column(values[index::width], column.datatype, column.name)
+            for index, column in enumerate(inputs.columns)
+        }
+        return _batch(columns, inputs.names, rows)
+
+
+_CODECS: dict[str, Codec] = {codec.content_type: codec for codec in (NumpyCodec(), StringCodec(), PandasCodec())}
+
+
+def codec_for(content_type: str | None, inputs: Inputs) -> Codec:
+    """The codec a request names, else the one the model's signature implies."""
+    if content_type is not None:
+        codec = _CODECS.get(content_type)
+        if codec is None:
+            raise BadRequest(f"content_type {content_type!r} is not one of {sorted(_CODECS)}")
+        if inputs.named and codec.content_type != PANDAS:
+            return _CODECS[PANDAS]  # a named model always takes columns; "np" names a dtype, not a layout
+        return codec
+    return _CODECS[PANDAS if inputs.named else NUMPY]
+
+
+def decode(request: InferRequest, inputs: Inputs) -> Batch:
+    content_type = request.content_type
+    if content_type is None:
+        declared = {tensor.content_type for tensor in request.inputs} - {None}
+        content_type = PANDAS if PANDAS in declared else None
+    if content_type is None and not inputs.named and len(request.inputs) > 1:
+        raise BadRequest("'inputs' must be a list holding exactly one tensor")
+    return codec_for(content_type, inputs).decode(request, inputs)
+
+
+def decode_rows(request: RowsRequest, inputs: Inputs) -> Batch:
+    if inputs.named:
+        return _CODECS[PANDAS].decode_rows(request, inputs)
+    return _CODECS[NUMPY].decode_rows(request, inputs)
+
+
+# --- columns ---
+
+
+def _check_names(sent: Sequence[str], names: Sequence[str] | None) -> None:
+    seen = set()
+    for name in sent:
+        if name in seen:
+            raise BadRequest(f"column {name!r} is sent twice")
+        seen.add(name)
+    if names is None:
+        return
+    unknown = [name for name in sent if name not in names]
+    if unknown:
+        raise BadRequest(f"unknown column {unknown[0]!r}; the model takes columns {list(names)}")
+    missing = [name for name in names if name not in seen]
+    if missing:
+        raise BadRequest(f"missing column {missing[0]!r}; the model takes columns {list(names)}")
+
+
+def _column_length(tensor: RequestInput) -> int:
+    shape = tensor.shape
+    if len(shape) == 2 and shape[1] != 1:
+        raise BadRequest(f"column {tensor.name!r} must have shape [rows] or [rows, 1], got {list(shape)}")
+    if shape[0] > MAX_ELEMENTS:
+        raise BadRequest(f"column {tensor.name!r} exceeds the limit of {MAX_ELEMENTS} elements")
+    return shape[0]
+
+
+def _flat(data: list[Any], size: int, name: str) -> list[Any]:
+    """The column's values as a flat list, nested one level at most ([[v], [v]] or [[a, b], [c, d]])."""
+    if len(data) == size and not any(isinstance(value, list) for value in data):
+        return data
+    flat = []
+    for value in data:
+        if isinstance(value, list):
+            if any(isinstance(inner, list | dict) for inner in value):
+                raise BadRequest(f"input {name!r} data is nested too deeply")
+            flat.extend(value)
+        else:
+            flat.append(value)
+        if len(flat) > size:
+            break
+    if len(flat) != size:
+        raise BadRequest(f"input {name!r} has shape for {size} values but data holds {len(flat)}")
+    return flat
+
+
+def _declared(inputs: Inputs, name: str) -> str | None:
+    for column in inputs.columns:
+        if column.name == name:
+            return column.datatype
+    return None
+
+
+def _typed_column(values: list[Any], datatype: str | None, name: str) -> Array:
+    """One column's values as a typed array: FP64 and INT64 as numbers (NaN for missing), BOOL, BYTES as strings
+    (None for missing); a column of any scalar keeps what was sent, numbers as numbers, strings as strings. The
+    signature decides, not the datatype a request declares: V1 rows and BYTES matrices declare none."""
+    present = [value for value in values if value is not None]
+    if any(isinstance(value, dict | list) for value in present):
+        raise BadRequest(f"column {name!r} must hold scalars")
+    strings = sum(isinstance(value, str) for value in present)
+    booleans = sum(isinstance(value, bool) for value in present)
+    numbers = len(present) - strings - booleans
+    if datatype in ("FP64", "INT64"):
+        if strings or booleans:
+            raise BadRequest(f"column {name!r} takes numbers (or null), got {_example(present, str | bool)!r}")
+        return _numbers(values, name, integers=datatype == "INT64")
+    if datatype == "BOOL":
+        if strings or numbers:
+            raise BadRequest(f"column {name!r} takes true or false (or null)")
+        return np.asarray(values, dtype=np.bool_ if len(present) == len(values) else object)
+    if datatype == "BYTES":
+        if numbers or booleans:
+            raise BadRequest(f"column {name!r} takes strings (or null), got {_example(present, int | float)!r}")
+        return _objects(values)
+    # any scalar: as pandas would read it
+    if not strings and not booleans:
+        return _numbers(values, name, integers=True)
+    if booleans == len(present):
+        return np.asarray(values, dtype=np.bool_ if len(present) == len(values) else object)
+    return _objects(values)
+
+
+def _numbers(values: list[Any], name: str, *, integers: bool) -> Array:
+    if integers and all(isinstance(value, int) for value in values):
+        try:
+            return np.asarray(values, dtype=np.int64)
+        except OverflowError:
+            pass
+    try:
+        array = np.asarray([np.nan if value is None else value for value in values], dtype=np.float64)
+    except (OverflowError, ValueError, TypeError):
+        raise BadRequest(f"column {name!r} holds a number too large for FP64") from None
+    if np.isinf(array).any():
+        raise BadRequest(f"column {name!r} holds a number that is not finite")
+    return array
+
+
+def _objects(values: list[Any]) -> Array:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _example(values: list[Any], kind: Any) -> Any:
+    return next((value for value in values if isinstance(value, kind)), None)
+
+
+def _batch(columns: dict[str, Array], names: Sequence[str] | None, rows: int) -> Batch:
+    ordered = {name: columns[name] for name in names} if names is not None else columns
+    missing = any(
+        (array.dtype.kind == "f" and has_missing(array)) or (array.dtype.kind == "O" and _has_none(array))
+        for array in ordered.values()
+    )
+    if names is None:  # a positional model asked with columns: they are its features, in the order sent
+        try:
+            features = np.column_stack([array.astype(np.float64) for array in ordered.values()])
+        except (ValueError, TypeError):
+            raise BadRequest("this model takes numbers in every column") from None
+        return Batch(rows=rows, features=features, missing=bool(np.isnan(features).any()))
+    return Batch(rows=rows, columns=ordered, missing=missing)
+
+
+def _has_none(array: Array) -> bool:
+    return any(value is None or value != value for value in array.tolist())
