@@ -11,6 +11,10 @@ class ModelInvalid(PermanentFailure):
     """The file does not load as a usable estimator."""
 
 
+class AnswersDiffer(PermanentFailure):
+    """The model does not give the answers its sample says it gave where it was trained."""
+
+
 class ChecksumMismatch(PermanentFailure):
     """The bytes read differ from the SHA-256 the object declares."""
 

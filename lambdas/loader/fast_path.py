@@ -12,19 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdas.common.repository import ONNX_FILE, ModelKey, sample_keys
+from lambdas.common.repository import ONNX_FILE
 from lambdas.common.settings import Settings, is_off
-from lambdas.loader.errors import ObjectGone, PermanentFailure
+from lambdas.common.signature import Inputs
+from lambdas.loader import samples
 from lambdas.loader.files import fsync_dir, temp_path, write_all
 from lambdas.loader.onnx_convert import (
-    MAX_SAMPLE_BYTES,
     NotConverted,
-    Probe,
     convert,
+    convert_frame,
+    generated_frame_rows,
     generated_probe,
     read_sample,
 )
-from lambdas.loader.s3 import call_s3
+from lambdas.loader.samples import SampleError, SampleFile
 
 SCIKIT_LEARN = "scikit-learn"
 ONNXRUNTIME = "onnxruntime"
@@ -55,24 +56,38 @@ class Prepared:
 
 
 def prepare(
-    s3: Any,
-    bucket: str,
-    key: str,
-    target: ModelKey,
     model: Any,
     feature_count: int | None,
     size: int,
     object_metadata: dict[str, str],
     directory: Path,
     policy: FastPathPolicy,
+    sample: SampleFile | SampleError | None,
+    inputs: Inputs | None = None,
 ) -> Prepared:
-    """Convert ``model`` when the policy allows it and the conversion answers alike; never raises NotConverted."""
+    """Convert ``model`` when the policy allows it and the conversion answers alike; never raises NotConverted.
+
+    ``sample``: the model's sample as read from S3 (the probe set), the reason it could not be read, or None.
+    ``inputs``: the model's signed inputs. A model fitted on named columns that are all numbers converts like a
+    positional one and is fed its columns as one matrix; one with string columns converts with one graph input per
+    column.
+    """
     reason = _refusal(feature_count, size, object_metadata, policy)
     if reason is not None or feature_count is None:
         return Prepared(None, {"runtime": SCIKIT_LEARN, "reason": reason})
     try:
-        probe = _probe(s3, bucket, key, target, model, feature_count)
-        conversion = convert(model, feature_count, probe)
+        if isinstance(sample, SampleError):
+            raise NotConverted(str(sample))
+        if inputs is not None and inputs.named and not _numeric(inputs):
+            conversion = convert_frame(model, inputs, *_frame_probe(model, inputs, sample))
+        else:
+            names = inputs.names if inputs is not None and inputs.named else None
+            probe = (
+                read_sample(sample.data, sample.filename, feature_count, names)
+                if sample is not None
+                else generated_probe(model, feature_count)
+            )
+            conversion = convert(model, feature_count, probe)
     except NotConverted as error:
         return Prepared(None, {"runtime": SCIKIT_LEARN, "reason": f"not converted: {error}"})
     temp = temp_path(directory / ONNX_FILE)
@@ -102,6 +117,23 @@ def remove(directory: Path) -> None:
         fsync_dir(directory)
 
 
+def _numeric(inputs: Inputs) -> bool:
+    return all(column.datatype in ("FP64", "INT64") for column in inputs.columns)
+
+
+def _frame_probe(model: Any, inputs: Inputs, sample: SampleFile | None) -> tuple[list[dict[str, Any]], str]:
+    """Records to check a per-column conversion on: the sample's, else generated ones."""
+    if sample is None:
+        return generated_frame_rows(model, inputs), "generated"
+    try:
+        parsed = samples.parse(sample)
+    except SampleError as error:
+        raise NotConverted(str(error)) from None
+    if not parsed.records:
+        raise NotConverted(f"{sample.filename} must hold records for a model fitted on named columns")
+    return parsed.rows, sample.filename
+
+
 def _refusal(
     feature_count: int | None, size: int, object_metadata: dict[str, str], policy: FastPathPolicy
 ) -> str | None:
@@ -114,24 +146,3 @@ def _refusal(
     if feature_count is None:
         return "the model does not declare a number of numeric features (e.g. a text pipeline)"
     return None
-
-
-def _probe(s3: Any, bucket: str, key: str, target: ModelKey, model: Any, feature_count: int) -> Probe:
-    """The model's uploaded sample when there is one, else generated rows."""
-    for sample_key in sample_keys(key, target):
-        filename = sample_key.rsplit("/", 1)[-1]
-        try:
-            response = call_s3("GetObject", s3.get_object, Bucket=bucket, Key=sample_key)
-        except ObjectGone:
-            continue
-        except PermanentFailure as error:  # a sample S3 refuses costs the fast path, never the model's publish
-            raise NotConverted(f"{filename} cannot be read: {error}") from None
-        body = response["Body"]
-        try:
-            if int(response.get("ContentLength") or 0) > MAX_SAMPLE_BYTES:
-                raise NotConverted(f"{filename} is larger than {MAX_SAMPLE_BYTES} bytes")
-            data = body.read(MAX_SAMPLE_BYTES + 1)
-        finally:
-            body.close()
-        return read_sample(data, filename, feature_count)
-    return generated_probe(model, feature_count)

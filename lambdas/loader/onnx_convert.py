@@ -15,8 +15,6 @@ with float64 thresholds, so in float64 graphs each tree's input is first rounded
 
 from __future__ import annotations
 
-import io
-import json
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lambdas.common.onnx_interface import METADATA_KEY, OnnxInterface, open_session
+from lambdas.common.onnx_interface import METADATA_KEY, OnnxInterface, column_feeds, open_session
+from lambdas.common.signature import Inputs
+from lambdas.loader import samples
+from lambdas.loader.samples import MAX_SAMPLE_BYTES, MAX_SAMPLE_ROWS
 
 TOLERANCE = 1e-5
-MAX_SAMPLE_BYTES = 16 * 1024 * 1024
-MAX_SAMPLE_ROWS = 100_000
 _ROWS_PER_SCALE = 128
 _THRESHOLD_ROWS = 512
 _SCALES = (1.0, 10.0, 1000.0)
@@ -81,8 +80,10 @@ def convert(model: Any, feature_count: int, probe: Probe) -> Conversion:
 
 def _expected_answers(model: Any, probe: Probe) -> dict[str, Array]:
     try:
-        answers = {"predict": np.asarray(model.predict(probe.rows))}
-        proba = model.predict_proba(probe.rows) if _has_proba(model) else None
+        with warnings.catch_warnings():  # e.g. a model fitted on a DataFrame asked about a matrix, as ONNX will be
+            warnings.simplefilter("ignore", UserWarning)
+            answers = {"predict": np.asarray(model.predict(probe.rows))}
+            proba = model.predict_proba(probe.rows) if _has_proba(model) else None
     except Exception as error:  # the model refuses rows of this shape: nothing to compare a conversion with
         raise NotConverted(f"the model does not accept the {probe.source} probe rows: {_short(error)}") from None
     if answers["predict"].ndim not in (1, 2) or len(answers["predict"]) != len(probe.rows):
@@ -115,6 +116,10 @@ def _convert(
     except Exception as error:
         raise NotConverted(f"onnxruntime fails on the probe rows: {_short(error)}") from None
     details = _compare(expected, dict(zip(wanted, answers, strict=True)))
+    missing_refusal, missing_checked = _missing_values(model, session, wanted, input_name, input_dtype, probe)
+    details["missing_values"] = (
+        "refused by the model" if missing_refusal else "fast path" if missing_checked else "scikit-learn"
+    )
     predict = expected["predict"]
     interface = OnnxInterface(
         input_name=input_name,
@@ -125,11 +130,175 @@ def _convert(
         predict_ndim=predict.ndim,
         proba_output=wanted.get("predict_proba"),
         class_count=expected["predict_proba"].shape[1] if "predict_proba" in expected else None,
+        missing_refusal=missing_refusal,
+        missing_checked=missing_checked,
     )
     entry = onnx_model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, interface.to_json()
     details.update(conversion=candidate.label, probe=probe.source, probe_rows=len(probe.rows))
     return Conversion(onnx=onnx_model.SerializeToString(), interface=interface, details=details)
+
+
+def _missing_values(
+    model: Any, session: Any, wanted: dict[str, str], input_name: str, input_dtype: Any, probe: Probe
+) -> tuple[str | None, bool]:
+    """How the model takes rows with missing values: its own refusal (None: it answers them), and whether the
+    conversion answers them alike (else such rows are served by scikit-learn)."""
+    import sklearn
+
+    rows = probe.rows[:_ROWS_PER_SCALE].copy()
+    rng = np.random.default_rng(1)
+    rows[rng.random(rows.shape) < 0.3] = np.nan
+    rows[0, :] = np.nan
+    try:
+        with sklearn.config_context(assume_finite=False), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.predict(rows)
+    except Exception as error:  # the model's own refusal, quoted to clients that send such rows
+        return " ".join(str(error).split())[:_MAX_REASON_CHARS], False
+    try:
+        with sklearn.config_context(assume_finite=False), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = _expected_answers(model, Probe(rows=rows, source=probe.source))
+        answers = session.run(list(wanted.values()), {input_name: rows.astype(input_dtype)})
+        _compare(expected, dict(zip(wanted, answers, strict=True)))
+    except (NotConverted, Exception):  # onnxruntime errors too: such rows are served by scikit-learn
+        return None, False
+    return None, True
+
+
+# --- DataFrame pipelines: one graph input per column ---
+
+
+def convert_frame(model: Any, inputs: Inputs, rows: list[dict[str, Any]], source: str) -> Conversion:
+    """A conversion of a model fitted on named columns, taking each column as a graph input of its own (strings as
+    string tensors), kept when it answers as the model does on ``rows`` (records), fed exactly as the inference
+    function feeds it. Rows with missing values are always answered by scikit-learn."""
+    from lambdas.inference.codecs import decode_rows
+    from lambdas.inference.errors import InferenceError
+    from lambdas.inference.protocol import RowsRequest
+
+    columns = []
+    for column in inputs.columns:
+        if column.datatype not in ("FP64", "INT64", "BYTES"):
+            raise NotConverted(f"column {column.name!r} has no datatype a conversion can take ({column.datatype})")
+        columns.append((column.name, "str" if column.datatype == "BYTES" else "float64"))
+    try:
+        batch = decode_rows(RowsRequest(rows=rows, field=source), inputs)
+    except InferenceError as error:
+        raise NotConverted(f"the {source} probe rows do not fit the model: {error.message}") from None
+    if batch.columns is None or batch.missing:
+        raise NotConverted(f"the {source} probe rows must be complete records")
+    expected = _expected_frame_answers(model, batch, source)
+    failures = []
+    for candidate in _CANDIDATES[:2]:  # float64 inputs: a string column cannot be fed as float32
+        try:
+            return _convert_frame(model, tuple(columns), batch.columns, expected, candidate, source, len(rows))
+        except NotConverted as error:
+            failures.append(f"{candidate.label}: {error}")
+    raise NotConverted("; ".join(failures))
+
+
+def _expected_frame_answers(model: Any, batch: Any, source: str) -> dict[str, Array]:
+    from lambdas.inference.runtimes import SklearnRunner
+
+    runner = SklearnRunner(model)
+    try:
+        answers = {"predict": runner.predict(batch)}
+        if runner.has_proba:
+            answers["predict_proba"] = runner.predict_proba(batch).astype(np.float64)
+    except Exception as error:  # the model refuses these rows: nothing to compare a conversion with
+        raise NotConverted(f"the model does not accept the {source} probe rows: {_short(error)}") from None
+    return answers
+
+
+def _convert_frame(
+    model: Any,
+    columns: tuple[tuple[str, str], ...],
+    values: Any,
+    expected: dict[str, Array],
+    candidate: _Candidate,
+    source: str,
+    row_count: int,
+) -> Conversion:
+    from skl2onnx import get_latest_tested_opset_version, to_onnx
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    from sklearn.base import is_classifier
+
+    initial_types = [
+        (name, StringTensorType([None, 1]) if dtype == "str" else DoubleTensorType([None, 1]))
+        for name, dtype in columns
+    ]
+    opset: dict[str, int] | None = None
+    if candidate.ml_opset is not None:
+        opset = {"": get_latest_tested_opset_version(), "ai.onnx.ml": candidate.ml_opset}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onnx_model = to_onnx(
+                model,
+                initial_types=initial_types,
+                options={"zipmap": False} if is_classifier(model) else None,
+                target_opset=opset,
+            )
+    except Exception as error:  # converters raise many kinds of errors for what they do not support
+        raise NotConverted(f"skl2onnx cannot convert it: {_short(error)}") from None
+    _round_tree_inputs_to_float32(onnx_model)
+    try:
+        session = open_session(onnx_model.SerializeToString())
+    except Exception as error:
+        raise NotConverted(f"onnxruntime cannot open the conversion: {_short(error)}") from None
+    outputs = [output.name for output in session.get_outputs()]
+    wanted = {"predict": outputs[0]}
+    if "predict_proba" in expected:
+        if len(outputs) < 2:
+            raise NotConverted("the conversion has no probabilities output")
+        wanted["predict_proba"] = outputs[1]
+    predict = expected["predict"]
+    interface = OnnxInterface(
+        input_name="",
+        input_dtype="float64",
+        feature_count=len(columns),
+        predict_output=wanted["predict"],
+        predict_dtype="str" if predict.dtype.kind in "OUS" else predict.dtype.name,
+        predict_ndim=predict.ndim,
+        proba_output=wanted.get("predict_proba"),
+        class_count=expected["predict_proba"].shape[1] if "predict_proba" in expected else None,
+        columns=columns,
+    )
+    try:
+        answers = session.run(list(wanted.values()), column_feeds(values, interface))
+    except Exception as error:
+        raise NotConverted(f"onnxruntime fails on the probe rows: {_short(error)}") from None
+    details = _compare(expected, dict(zip(wanted, answers, strict=True)))
+    details["missing_values"] = "scikit-learn"
+    entry = onnx_model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, interface.to_json()
+    details.update(conversion=f"{candidate.label}, one input per column", probe=source, probe_rows=row_count)
+    return Conversion(onnx=onnx_model.SerializeToString(), interface=interface, details=details)
+
+
+def generated_frame_rows(model: Any, inputs: Inputs) -> list[dict[str, Any]]:
+    """Records for a model fitted on named columns, uploaded without a sample: numbers at three scales, and the
+    categories the model's encoders know for string columns, drawn at random."""
+    from lambdas.common.signature import fitted_column_categories
+
+    rng = np.random.default_rng(0)
+    known = fitted_column_categories(model, inputs.names)
+    rows: list[dict[str, Any]] = []
+    for scale in _SCALES:
+        for _ in range(_ROWS_PER_SCALE // 2):
+            row: dict[str, Any] = {}
+            for column in inputs.columns:
+                if column.datatype == "BYTES":
+                    choices = known.get(column.name) or ["a", "b"]
+                    row[column.name] = str(choices[int(rng.integers(0, len(choices)))])
+                elif column.datatype == "INT64":
+                    row[column.name] = int(rng.integers(-int(scale), int(scale) + 1))
+                else:
+                    row[column.name] = float(rng.normal(0.0, scale))
+            rows.append(row)
+    return rows
 
 
 def _to_onnx(model: Any, feature_count: int, candidate: _Candidate) -> Any:
@@ -207,25 +376,31 @@ def _max_difference(expected: Array, got: Array) -> float:
 # --- probe rows ---
 
 
-def read_sample(data: bytes, filename: str, feature_count: int) -> Probe:
-    """A probe set from an uploaded sample: a JSON list of rows (or {"instances": rows}), or a 2-D .npy array."""
+def read_sample(data: bytes, filename: str, feature_count: int, names: tuple[str, ...] | None = None) -> Probe:
+    """A probe set from an uploaded sample (see ``samples``): its rows as numbers, records in the order of the
+    model's columns ``names``."""
     if len(data) > MAX_SAMPLE_BYTES:
         raise NotConverted(f"{filename} is larger than {MAX_SAMPLE_BYTES} bytes")
     try:
-        if filename.endswith(".npy"):
-            rows = np.load(io.BytesIO(data), allow_pickle=False)
-        else:
-            document = json.loads(data)
-            rows = np.asarray(document.get("instances") if isinstance(document, dict) else document)
-    except Exception as error:  # any parse failure means the sample cannot be used
+        sample = samples.parse(samples.SampleFile(filename=filename, data=data), check_rows=False)
+    except samples.SampleError as error:
+        raise NotConverted(str(error)) from None
+    rows: Any = sample.rows
+    if sample.records:
+        if names is None:
+            raise NotConverted(f"{filename} holds records, but the model was not fitted on named columns")
+        rows = [[row.get(name) for name in names] for row in sample.rows]
+    try:
+        array = np.asarray(rows)
+    except Exception as error:  # ragged rows
         raise NotConverted(f"{filename} does not parse: {_short(error)}") from None
-    if rows.ndim != 2 or rows.shape[1] != feature_count or not 1 <= rows.shape[0] <= MAX_SAMPLE_ROWS:
+    if array.ndim != 2 or array.shape[1] != feature_count or not 1 <= array.shape[0] <= MAX_SAMPLE_ROWS:
         raise NotConverted(
-            f"{filename} must hold 1 to {MAX_SAMPLE_ROWS} rows of {feature_count} features, got shape {rows.shape}"
+            f"{filename} must hold 1 to {MAX_SAMPLE_ROWS} rows of {feature_count} features, got shape {array.shape}"
         )
-    if rows.dtype.kind not in "iuf" or not np.isfinite(rows).all():
+    if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
         raise NotConverted(f"{filename} must hold finite numbers only")
-    return Probe(rows=rows.astype(np.float64), source=filename)
+    return Probe(rows=array.astype(np.float64), source=filename)
 
 
 def generated_probe(model: Any, feature_count: int) -> Probe:

@@ -47,7 +47,7 @@ from lambdas.common.repository import (
     sample_keys,
     version_dir,
 )
-from lambdas.loader import fast_path
+from lambdas.loader import fast_path, samples, signing
 from lambdas.loader.errors import (
     ChecksumMismatch,
     ModelInvalid,
@@ -60,6 +60,7 @@ from lambdas.loader.events import ObjectRef
 from lambdas.loader.fast_path import FastPathPolicy
 from lambdas.loader.files import fsync_dir, remove_temp_files, temp_path, write_all, write_atomically
 from lambdas.loader.s3 import S3Reader, call_s3
+from lambdas.loader.samples import SampleError, SampleFile
 
 CHUNK_BYTES = 1 << 20
 _CHUNKS_IN_FLIGHT = 4
@@ -130,9 +131,11 @@ def publish_model(
                 f"SHA-256 from {declared[0]} is {declared[1].hex()}, the bytes read hash to {digest.hex()}"
             )
         model, feature_count, validation = _validate(temp, memory_map=size >= MEMORY_MAP_BYTES)
+        sample = _fetch_sample(s3, obj.bucket, obj.key, target)
+        signed = _sign(model, sample, validation)
         user_metadata = response.get("Metadata") or {}
         prepared = fast_path.prepare(
-            s3, obj.bucket, obj.key, target, model, feature_count, size, user_metadata, directory, policy
+            model, feature_count, size, user_metadata, directory, policy, sample, signed.signature.inputs
         )
         del model
         metadata = {
@@ -152,6 +155,7 @@ def publish_model(
             "libraries": library_versions(),
             "feature_count": feature_count,
             "validation": validation,
+            "signature": signed.signature.to_dict(),
             "fast_path": prepared.record,
             "published_at": datetime.now(UTC).isoformat(),
         }
@@ -172,7 +176,7 @@ def publish_model(
 
 
 def recheck_fast_path(
-    s3: S3Reader, sample: ObjectRef, directory: Path, policy: FastPathPolicy, allowed_suffixes: frozenset[str]
+    s3: S3Reader, sample_object: ObjectRef, directory: Path, policy: FastPathPolicy, allowed_suffixes: frozenset[str]
 ) -> dict[str, Any] | None:
     """Convert a published model again now that its probe sample is in S3; None when no published model of that
     version reads this sample (the model is not there yet, or came from a key whose sample lies elsewhere)."""
@@ -182,12 +186,12 @@ def recheck_fast_path(
         return None
     target = ModelKey(name=directory.parent.name, version=int(directory.name), suffix=model_file.suffix)
     source_key = metadata.get("source_key")
-    if metadata.get("source_bucket") != sample.bucket or not isinstance(source_key, str):
+    if metadata.get("source_bucket") != sample_object.bucket or not isinstance(source_key, str):
         return None
-    if sample.key not in sample_keys(source_key, target):
+    if sample_object.key not in sample_keys(source_key, target):
         return None
     # The model object's own metadata may turn the fast path off; the model object may also be gone meanwhile.
-    head_request: dict[str, Any] = {"Bucket": sample.bucket, "Key": source_key}
+    head_request: dict[str, Any] = {"Bucket": sample_object.bucket, "Key": source_key}
     if metadata.get("version_id"):
         head_request["VersionId"] = metadata["version_id"]
     try:
@@ -196,19 +200,56 @@ def recheck_fast_path(
         raise Superseded(f"{source_key} is no longer in S3") from None
     remove_temp_files(directory)
     size = model_file.stat().st_size
-    model, feature_count, _ = _validate(model_file, memory_map=size >= MEMORY_MAP_BYTES)
+    model, feature_count, validation = _validate(model_file, memory_map=size >= MEMORY_MAP_BYTES)
+    sample = _fetch_sample(s3, sample_object.bucket, source_key, target)
+    signed = _sign(model, sample, validation)
     prepared = fast_path.prepare(
-        s3, sample.bucket, source_key, target, model, feature_count, size, head.get("Metadata") or {}, directory, policy
+        model,
+        feature_count,
+        size,
+        head.get("Metadata") or {},
+        directory,
+        policy,
+        sample,
+        signed.signature.inputs,
     )
     del model
     try:
-        write_atomically(directory / METADATA_FILE, _json({**metadata, "fast_path": prepared.record}))
+        updated = {**metadata, "validation": validation, "signature": signed.signature.to_dict()}
+        write_atomically(directory / METADATA_FILE, _json({**updated, "fast_path": prepared.record}))
         fast_path.install(directory, prepared)
         fsync_dir(directory)
     finally:
         if prepared.temp is not None:
             prepared.temp.unlink(missing_ok=True)
     return prepared.record
+
+
+def _fetch_sample(s3: S3Reader, bucket: str, key: str, target: ModelKey) -> SampleFile | SampleError | None:
+    try:
+        return samples.fetch(s3, bucket, key, target)
+    except SampleError as error:
+        return error
+
+
+def _sign(model: Any, sample: SampleFile | SampleError | None, validation: dict[str, Any]) -> signing.Signed:
+    """Sign the model in its serving form; the result goes into ``validation`` too."""
+    parsed = None
+    note = None
+    if isinstance(sample, SampleError):
+        note = str(sample)
+    elif sample is not None:
+        try:
+            parsed = samples.parse(sample)
+        except SampleError as error:
+            note = str(error)
+    signed = signing.sign(model, parsed, validation.get("trained_with_sklearn"))
+    validation["serving_check"] = {
+        "checked_on": signed.checked_on,
+        "expected_answers": signed.expected_answers,
+        "notes": [note, *signed.notes] if note else list(signed.notes),
+    }
+    return signed
 
 
 def _download(response: dict[str, Any], temp: Path) -> tuple[int, bytes]:
@@ -334,11 +375,21 @@ def _validate(path: Path, *, memory_map: bool = False) -> tuple[Any, int | None,
         {
             "result": "loaded",
             "estimator": f"{model_type.__module__}.{model_type.__qualname__}",
-            "trained_with_sklearn": getattr(model, "_sklearn_version", None),
+            "trained_with_sklearn": _trained_with_sklearn(caught),
             # e.g. scikit-learn's InconsistentVersionWarning when the model was saved by another version
             "warnings": sorted(notes)[:20],
         },
     )
+
+
+def _trained_with_sklearn(caught: list[warnings.WarningMessage]) -> str | None:
+    """The scikit-learn version that saved the model: unpickling under another version warns with it (scikit-learn
+    keeps it in the pickle and removes it from the object on load); no warning means this version saved it."""
+    for warning in caught:
+        original = getattr(warning.message, "original_sklearn_version", None)
+        if isinstance(original, str):
+            return original
+    return None
 
 
 @cache

@@ -99,6 +99,17 @@ def onnx_conversion(model: Any) -> bytes:
     return convert(model, model.n_features_in_, generated_probe(model, model.n_features_in_)).onnx
 
 
+def publish_signed(model_dir: Path, name: str, version: int, model: Any) -> Path:
+    """Write a model with the signature the loader would give it (metadata.json first, as the loader does)."""
+    from lambdas.loader.signing import sign
+
+    directory = version_dir(model_dir, name, version)
+    directory.mkdir(parents=True, exist_ok=True)
+    signature = sign(model, None, None).signature
+    (directory / "metadata.json").write_text(json.dumps({"signature": signature.to_dict()}), encoding="utf-8")
+    return publish(model_dir, name, version, model)
+
+
 def write_metadata(model_dir: Path, name: str, version: int, **fields: Any) -> None:
     path = version_dir(model_dir, name, version) / "metadata.json"
     path.write_text(json.dumps(fields), encoding="utf-8")

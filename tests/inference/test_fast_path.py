@@ -134,7 +134,7 @@ SERVE_ONE_REQUEST = """
 import json, sys
 from lambdas.inference.handler import lambda_handler
 response = lambda_handler(json.loads(sys.argv[1]), None)
-imported = {name: name in sys.modules for name in ("sklearn", "joblib")}
+imported = {name: name in sys.modules for name in ("sklearn", "joblib", "pandas")}
 print(json.dumps({"status": response["statusCode"], **imported}))
 """
 
@@ -154,4 +154,46 @@ def test_a_process_serving_onnx_models_never_imports_scikit_learn(model_dir: Pat
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == '{"status": 200, "sklearn": false, "joblib": false}'
+    assert (
+        result.stdout.strip().splitlines()[-1] == '{"status": 200, "sklearn": false, "joblib": false, "pandas": false}'
+    )
+
+
+SERVE_WITHOUT_PANDAS = """
+import json, sys
+
+class NoPandas:  # any import of pandas fails, as if it were not installed; scikit-learn then runs without it
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("pandas is not installed in this process")
+
+sys.meta_path.insert(0, NoPandas())
+from lambdas.inference.handler import lambda_handler
+response = lambda_handler(json.loads(sys.argv[1]), None)
+print(json.dumps({"status": response["statusCode"], "body": json.loads(response["body"])}))
+"""
+
+
+def test_positional_models_on_scikit_learn_are_served_without_pandas(model_dir: Path) -> None:
+    """scikit-learn imports pandas itself whenever it is installed; the serving path for positional models never
+    needs it, shown by serving them in a process where pandas cannot be imported."""
+    publish(model_dir, "iris", 1, MODELS["logistic"])
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "MODEL_DIR": str(model_dir), "ONNX_FAST_PATH": "false"}
+    for row, status in (([5.1, 3.5, 1.4, 0.2], 200), ([5.1, None, 1.4, 0.2], 400)):  # LR refuses a missing value
+        event = event_for("http", "POST", "/v2/models/iris/infer", v2_request([row], [1, 4]))
+
+        result = subprocess.run(
+            [sys.executable, "-c", SERVE_WITHOUT_PANDAS, json.dumps(event)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+        assert answer["status"] == status, answer
+        if status == 200:
+            assert answer["body"]["outputs"][0]["data"] == MODELS["logistic"].predict([row]).tolist()
+        else:
+            assert "NaN" in answer["body"]["error"]

@@ -16,7 +16,7 @@ from lambdas.common.settings import Settings
 from lambdas.inference.tensors import DATATYPES
 from tests.inference.conftest import FakeContext, TrainedModels
 from tests.inference.conftest import settings as inference_settings
-from tests.inference.support import FORMATS, event_for, publish, response_json
+from tests.inference.support import FORMATS, event_for, publish, publish_signed, response_json
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 POST_PATHS = (
@@ -66,6 +66,25 @@ v2_requests = st.fixed_dictionaries(
     },
 )
 v1_requests = st.fixed_dictionaries({"instances": data})
+# Named-column forms for a model fitted on a DataFrame with columns age, income (numbers) and city (strings).
+column_names = st.sampled_from(["age", "income", "city", "colour", ""])
+content_types = st.one_of(st.just({"content_type": "pd"}), st.fixed_dictionaries({"content_type": json_values}))
+column_tensors = st.fixed_dictionaries(
+    {
+        "name": column_names,
+        "shape": shapes,
+        "datatype": st.one_of(st.sampled_from((*DATATYPES, "")), json_values),
+        "data": st.one_of(st.lists(scalars, max_size=4), st.lists(st.lists(scalars, max_size=3), max_size=3), data),
+    },
+    optional={"parameters": st.one_of(content_types, json_values)},
+)
+column_requests = st.fixed_dictionaries(
+    {"inputs": st.lists(column_tensors, min_size=0, max_size=4)},
+    optional={"parameters": st.one_of(content_types, json_values), "outputs": json_values},
+)
+record_rows = st.lists(
+    st.one_of(st.dictionaries(column_names, scalars, max_size=4), st.lists(scalars, max_size=4), scalars), max_size=4
+)
 original_requests = st.fixed_dictionaries(
     {"name": st.sampled_from(["iris", "words", "nope", "../iris"]) | st.text(max_size=6), "inputs": data},
     optional={"version": json_values},
@@ -85,9 +104,22 @@ def served(tmp_path_factory: pytest.TempPathFactory, trained: TrainedModels) -> 
     publish(model_dir, "iris", 2, trained.forest)
     text_model = make_pipeline(CountVectorizer(), MultinomialNB()).fit(["good film", "bad film"], [0, 1])
     publish(model_dir, "words", 1, text_model)
+    publish_signed(model_dir, "churn", 1, _named_model())
     handler.configure(inference_settings(model_dir, max_request_bytes=64 * 1024))
     yield handler
     handler.configure(Settings.from_env())
+
+
+def _named_model() -> Any:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = pd.DataFrame({"age": [20.0, 30, 40, 50], "income": [1.0, 2, 3, 4], "city": ["a", "b", "a", "b"]})
+    encode = ColumnTransformer([("n", StandardScaler(), ["age", "income"]), ("s", OneHotEncoder(), ["city"])])
+    return make_pipeline(encode, LogisticRegression()).fit(frame, [0, 1, 0, 1])
 
 
 def _assert_not_a_server_error(handler: ModuleType, event: dict[str, Any]) -> None:
@@ -110,6 +142,22 @@ def test_generated_v2_requests_never_fail_the_server(
 @given(body=st.one_of(v1_requests, original_requests), path=st.sampled_from(POST_PATHS[3:5]))
 def test_generated_v1_and_original_requests_never_fail_the_server(served: ModuleType, body: Any, path: str) -> None:
     _assert_not_a_server_error(served, event_for("rest", "POST", path, raw_body=json.dumps(body)))
+
+
+@FUZZ
+@given(
+    body=column_requests,
+    path=st.sampled_from(["/v2/models/churn/infer", "/v2/models/iris/infer", "/v2/models/words/infer"]),
+)
+def test_generated_column_requests_never_fail_the_server(served: ModuleType, body: Any, path: str) -> None:
+    _assert_not_a_server_error(served, event_for("http", "POST", path, raw_body=json.dumps(body)))
+
+
+@FUZZ
+@given(rows=record_rows, path=st.sampled_from(["/v1/models/churn:predict", "/v1/models/iris:predict", "/inference"]))
+def test_generated_records_never_fail_the_server(served: ModuleType, rows: Any, path: str) -> None:
+    body = {"instances": rows} if path.startswith("/v1") else {"name": "churn", "inputs": rows}
+    _assert_not_a_server_error(served, event_for("http", "POST", path, raw_body=json.dumps(body)))
 
 
 @FUZZ
