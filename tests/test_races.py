@@ -49,8 +49,9 @@ PUBLISHES = 1000
 # Republishing in another format also removes the previous file; fewer rounds suffice to cross that window often.
 FORMAT_SWITCHES = 300
 PREDICTING_THREADS = 3
-# Every loop below is bounded by this, whatever the machine's speed.
-RACE_DEADLINE_SECONDS = 45.0
+# Every loop below is bounded by its count. This only guards against a hang, far above a normal run on a busy
+# machine: a correct run never fails because the machine is slow.
+RACE_DEADLINE_SECONDS = 900.0
 JOIN_SECONDS = 10.0
 # A short GIL switch interval makes the threads interleave inside file operations, not only between them.
 SWITCH_INTERVAL_SECONDS = 0.0002

@@ -1,0 +1,84 @@
+"""The loader signs each model in its serving form: expected answers from a sample must be reproduced, a model that
+cannot answer is not published, and the scikit-learn version a model was saved with is recorded and shown."""
+
+from __future__ import annotations
+
+import io
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from tests.inference.estimators import ExplodingEstimator
+from tests.models.conftest import Served
+from tests.models.test_tabular import customers, mixed_pipeline, records
+
+
+def test_a_sample_with_the_answers_the_model_gave_is_reproduced_before_it_is_published(served: Served) -> None:
+    model = mixed_pipeline()
+    asked = customers(5, seed=20)
+    sample = {
+        "instances": records(asked),
+        "predictions": model.predict(asked).tolist(),
+        "probabilities": model.predict_proba(asked).tolist(),
+    }
+
+    assert served.publish("churn", model, sample=sample)["published"] == 1
+
+    check = served.metadata_file("churn")["validation"]["serving_check"]
+    assert (check["checked_on"], check["expected_answers"]) == ("churn.sample.json", "reproduced")
+
+
+def test_a_model_that_does_not_reproduce_its_samples_answers_is_refused(served: Served) -> None:
+    model = mixed_pipeline()
+    asked = customers(5, seed=21)
+    wrong = (1 - model.predict(asked)).tolist()
+
+    summary = served.publish("churn", model, sample={"instances": records(asked), "predictions": wrong})
+
+    assert summary["failed"] == 1 and summary["published"] == 0
+    status, _ = served.call("GET", "/v2/models/churn/ready")
+    assert status != 200
+
+
+def test_probabilities_off_by_more_than_the_tolerance_are_refused(served: Served) -> None:
+    model = mixed_pipeline()
+    asked = customers(3, seed=22)
+    probabilities = model.predict_proba(asked) + 1e-4
+    sample = {
+        "instances": records(asked),
+        "predictions": model.predict(asked).tolist(),
+        "probabilities": probabilities.tolist(),
+    }
+
+    assert served.publish("churn", model, sample=sample)["failed"] == 1
+
+
+def test_a_model_that_cannot_answer_in_its_serving_form_is_not_published(served: Served) -> None:
+    assert served.publish("exploding", ExplodingEstimator())["failed"] == 1
+    status, _ = served.call("GET", "/v2/models/exploding/ready")
+    assert status == 404
+
+
+def test_the_scikit_learn_version_a_model_was_saved_with_is_recorded_and_shown(served: Served) -> None:
+    features, labels = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    current = sklearn.__version__.encode()
+    older = b"1.6.1"
+    assert len(current) == len(older) and buffer.getvalue().count(current) == 1
+    # The pickle as scikit-learn 1.6.1 would have written it: only its recorded version differs.
+    pickled = buffer.getvalue().replace(current, older)
+    record = served.loader.put("old.joblib", pickled)
+    assert served.loader.invoke(record)["published"] == 1
+
+    signature = served.metadata_file("old")["signature"]
+    assert signature["provenance"]["trained_with"] == {"scikit-learn": "1.6.1"}
+    assert signature["provenance"]["served_with"] == {"scikit-learn": sklearn.__version__}
+    parameters = served.ok("GET", "/v2/models/old")["parameters"]
+    assert parameters["trained_with"] == {"scikit-learn": "1.6.1"}
+    answer = served.ok("POST", "/v1/models/old:predict", {"instances": features[:3].tolist()})["predictions"]
+    assert answer == model.predict(np.asarray(features[:3])).tolist()
