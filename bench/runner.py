@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold, loader, stack_rps, warm
+from bench import cold, loader, stack_rps, tabular, warm
 from bench.environment import function_settings
 from bench.models import IrisModel, joblib_bytes, train_iris_models
 from bench.publishing import BUCKET, publish, s3_client
@@ -58,6 +58,8 @@ def _figures_from_s3(
         if "warm" in only:
             progress("warm: handler against model.predict, in process")
             figures += _reported(warm.measure_warm(model_dirs, models, scale=plan.warm_scale), progress)
+            progress("warm: a DataFrame pipeline asked with one V2 input per column, against pipeline.predict")
+            figures += _reported(tabular.measure_tabular(model_dirs, scale=plan.warm_scale), progress)
         if "cold" in only:
             progress("cold: fresh processes, handler against joblib.load + predict")
             figures += _reported(cold.measure_cold(model_dirs, models, scratch, runs=plan.cold_runs), progress)
@@ -70,6 +72,7 @@ def _figures_from_s3(
 
 def _publish_iris(s3: Any, models: list[IrisModel], scratch: Path) -> dict[bool, Path]:
     blobs = {model.name: joblib_bytes(model.estimator) for model in models}
+    blobs[tabular.NAME] = joblib_bytes(tabular.train_pipeline())
     model_dirs = {False: scratch / "efs-scikit-learn-path", True: scratch / "efs-fast-path"}
     for fast, model_dir in model_dirs.items():
         publish(s3, blobs, function_settings(model_dir, fast))

@@ -10,6 +10,8 @@
    POST /v2/models/iris/infer and /v2/models/iris/versions/1/infer, and checks the predictions against the model's;
    the loader has published an ONNX conversion beside each model, and the model metadata must name onnxruntime as
    the runtime serving it (the ONNX fast path works in the image, not only on the host).
+4. Does the same for a DataFrame pipeline (named string and number columns, a ColumnTransformer) uploaded as
+   churn.joblib, asked with one V2 input per column: scikit-learn serves it with pandas inside the image.
 It also checks that the CMD is the agreed inference handler, that no installed wheel needs a newer glibc than
 Lambda's, and that the build's CA bundle did not end up in the image. It prints the image's uncompressed size, the
 handlers' import times and the inference calls' durations inside it.
@@ -50,6 +52,8 @@ BUCKET = "image-test-models"
 MODEL = "iris"
 # Uploaded keys and where the loader publishes them under models/: both key layouts, both model formats.
 UPLOADS = {f"{MODEL}.joblib": f"{MODEL}/1/model.joblib", f"{MODEL}/2/model.skops": f"{MODEL}/2/model.skops"}
+TABULAR = "churn"
+TABULAR_KEY = f"{TABULAR}.joblib"
 RUN_TIMEOUT_SECONDS = 180
 EFS_UID = 1001
 CONTAINER_PREFIX = "image-test-"
@@ -82,6 +86,26 @@ def train_model(paths: dict[str, Path]) -> tuple[list[list[float]], list[int]]:
             joblib.dump(model, path)
     rows = features[[0, 60, 120]]
     return rows.tolist(), [int(label) for label in model.predict(rows)]
+
+
+def train_tabular_model(path: Path) -> tuple[dict[str, list[Any]], list[int]]:
+    """A DataFrame pipeline on named columns of strings and numbers; returns columns to ask and its answers."""
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.uniform(18, 80, 200), "city": rng.choice(["Oslo", "Rome", "Lima"], 200).tolist()})
+    target = ((frame["age"] > 45) ^ (frame["city"] == "Rome")).astype(int)
+    preprocess = ColumnTransformer([("age", StandardScaler(), ["age"]), ("city", OneHotEncoder(), ["city"])])
+    model = Pipeline([("preprocess", preprocess), ("model", LogisticRegression())]).fit(frame, target)
+    joblib.dump(model, path)
+    asked = frame.iloc[:4]
+    return {column: asked[column].tolist() for column in asked.columns}, model.predict(asked).tolist()
 
 
 def s3_created_record(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
@@ -240,6 +264,8 @@ def prove(image: Image, work: Path) -> None:
     invoke_script.chmod(0o644)
     uploads = {key: work / key.replace("/", "-") for key in UPLOADS}
     rows, expected = train_model(uploads)
+    tabular_path = work / TABULAR_KEY
+    columns, tabular_expected = train_tabular_model(tabular_path)
     os.environ.update(FAKE_AWS)
     import boto3
 
@@ -255,7 +281,7 @@ def prove(image: Image, work: Path) -> None:
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         records = []
-        for key, path in uploads.items():
+        for key, path in {**uploads, TABULAR_KEY: tabular_path}.items():
             s3.upload_file(str(path), BUCKET, key)
             records.append(s3_created_record(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key)))
         invoke = Invoker(
@@ -287,7 +313,20 @@ def prove(image: Image, work: Path) -> None:
         latest = http_api_event(f"/v2/models/{MODEL}/infer", request)
         first = http_api_event(f"/v2/models/{MODEL}/versions/1/infer", request)
         metadata = http_api_event(f"/v2/models/{MODEL}", None, method="GET")
-        served = invoke(command[0], latest, first, latest, metadata)
+        per_column = {
+            "inputs": [
+                {
+                    "name": name,
+                    "shape": [len(values)],
+                    "datatype": "BYTES" if isinstance(values[0], str) else "FP64",
+                    "data": values,
+                }
+                for name, values in columns.items()
+            ],
+            "parameters": {"content_type": "pd"},
+        }
+        tabular = http_api_event(f"/v2/models/{TABULAR}/infer", per_column)
+        served = invoke(command[0], latest, first, latest, metadata, tabular)
 
     platform = json.loads(served["calls"][3]["result"]["body"]).get("platform")
     if platform != "onnxruntime_onnx":
@@ -305,6 +344,12 @@ def prove(image: Image, work: Path) -> None:
         f"inference predicted {expected} for {len(rows)} rows from versions 2 (skops, latest) and 1 (joblib), "
         f"served by {platform}"
     )
+    answer = served["calls"][4]["result"]
+    tabular_body = json.loads(answer.get("body") or "{}")
+    got = (tabular_body.get("outputs") or [{}])[0].get("data")
+    if answer.get("statusCode") != 200 or got != tabular_expected:
+        raise ProofFailed(f"expected the DataFrame pipeline to predict {tabular_expected}, got {answer}")
+    print(f"inference predicted {tabular_expected} for a DataFrame pipeline asked with one V2 input per column")
     cold, _, warm = (call["seconds"] * 1000 for call in served["calls"][:3])
     print(
         f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
