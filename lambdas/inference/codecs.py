@@ -216,49 +216,58 @@ def _declared(inputs: Inputs, name: str) -> str | None:
     return None
 
 
+_NUMBER_TYPES = frozenset({int, float})
+_NONE = type(None)
+
+
 def _typed_column(values: list[Any], datatype: str | None, name: str) -> Array:
     """One column's values as a typed array: FP64 and INT64 as numbers (NaN for missing), BOOL, BYTES as strings
     (None for missing); a column of any scalar keeps what was sent, numbers as numbers, strings as strings. The
-    signature decides, not the datatype a request declares: V1 rows and BYTES matrices declare none."""
-    present = [value for value in values if value is not None]
-    if any(isinstance(value, dict | list) for value in present):
+    signature decides, not the datatype a request declares: V1 rows and BYTES matrices declare none.
+
+    The check is one pass over the values' types (JSON gives only None, bool, int, float, str, list and dict)."""
+    types = set(map(type, values))
+    types.discard(_NONE)
+    if list in types or dict in types:
         raise BadRequest(f"column {name!r} must hold scalars")
-    strings = sum(isinstance(value, str) for value in present)
-    booleans = sum(isinstance(value, bool) for value in present)
-    numbers = len(present) - strings - booleans
     if datatype in ("FP64", "INT64"):
-        if strings or booleans:
-            raise BadRequest(f"column {name!r} takes numbers (or null), got {_example(present, str | bool)!r}")
-        return _numbers(values, name, integers=datatype == "INT64")
+        if not types <= _NUMBER_TYPES:
+            raise BadRequest(f"column {name!r} takes numbers (or null), got {_example(values, str | bool)!r}")
+        return _numbers(values, name, integers=datatype == "INT64" and types == {int})
     if datatype == "BOOL":
-        if strings or numbers:
+        if not types <= {bool}:
             raise BadRequest(f"column {name!r} takes true or false (or null)")
-        return np.asarray(values, dtype=np.bool_ if len(present) == len(values) else object)
+        return _booleans(values)
     if datatype == "BYTES":
-        if numbers or booleans:
-            raise BadRequest(f"column {name!r} takes strings (or null), got {_example(present, int | float)!r}")
+        if not types <= {str}:
+            raise BadRequest(f"column {name!r} takes strings (or null), got {_example(values, int | float)!r}")
         return _objects(values)
     # any scalar: as pandas would read it
-    if not strings and not booleans:
-        return _numbers(values, name, integers=True)
-    if booleans == len(present):
-        return np.asarray(values, dtype=np.bool_ if len(present) == len(values) else object)
+    if types <= _NUMBER_TYPES:
+        return _numbers(values, name, integers=types == {int})
+    if types == {bool}:
+        return _booleans(values)
     return _objects(values)
 
 
 def _numbers(values: list[Any], name: str, *, integers: bool) -> Array:
-    if integers and all(isinstance(value, int) for value in values):
+    """Numbers as int64 when they are all integers (and none is missing), else float64 with NaN for null."""
+    if integers and None not in values:
         try:
             return np.asarray(values, dtype=np.int64)
         except OverflowError:
             pass
     try:
-        array = np.asarray([np.nan if value is None else value for value in values], dtype=np.float64)
+        array = np.asarray(values if None not in values else [np.nan if v is None else v for v in values], np.float64)
     except (OverflowError, ValueError, TypeError):
         raise BadRequest(f"column {name!r} holds a number too large for FP64") from None
     if np.isinf(array).any():
         raise BadRequest(f"column {name!r} holds a number that is not finite")
     return array
+
+
+def _booleans(values: list[Any]) -> Array:
+    return np.asarray(values, dtype=np.bool_) if None not in values else _objects(values)
 
 
 def _objects(values: list[Any]) -> Array:
@@ -287,4 +296,6 @@ def _batch(columns: dict[str, Array], names: Sequence[str] | None, rows: int) ->
 
 
 def _has_none(array: Array) -> bool:
-    return any(value is None or value != value for value in array.tolist())
+    """An object column holds only JSON scalars: a missing value is None (or a NaN that was sent)."""
+    values = array.tolist()
+    return None in values or any(value != value for value in values if type(value) is float)
