@@ -31,8 +31,7 @@ class RequestInput:
 
     @property
     def content_type(self) -> str | None:
-        value = self.parameters.get("content_type")
-        return value if isinstance(value, str) else None
+        return _content_type(self.parameters)
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,7 @@ class InferRequest:
 
     @property
     def content_type(self) -> str | None:
-        value = self.parameters.get("content_type")
-        return value if isinstance(value, str) else None
+        return _content_type(self.parameters)
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,12 @@ class OriginalRequest:
     name: str
     version: str | None
     rows: RowsRequest
+
+
+def _content_type(parameters: Mapping[str, Any]) -> str | None:
+    """The Open Inference Protocol's ``parameters.content_type``, of a request or of one input."""
+    value = parameters.get("content_type")
+    return value if isinstance(value, str) else None
 
 
 def parse_v2(body: Mapping[str, Any]) -> InferRequest:

@@ -100,16 +100,7 @@ def _convert(
 ) -> Conversion:
     onnx_model = _to_onnx(model, feature_count, candidate)
     input_dtype = np.dtype(candidate.dtype)
-    try:
-        session = open_session(onnx_model.SerializeToString())
-    except Exception as error:
-        raise NotConverted(f"onnxruntime cannot open the conversion: {_short(error)}") from None
-    outputs = [output.name for output in session.get_outputs()]
-    wanted = {"predict": outputs[0]}
-    if "predict_proba" in expected:
-        if len(outputs) < 2:
-            raise NotConverted("the conversion has no probabilities output")
-        wanted["predict_proba"] = outputs[1]
+    session, wanted = _session(onnx_model, expected)
     input_name = session.get_inputs()[0].name
     try:
         answers = session.run(list(wanted.values()), {input_name: probe.rows.astype(input_dtype)})
@@ -244,16 +235,7 @@ def _convert_frame(
     except Exception as error:  # converters raise many kinds of errors for what they do not support
         raise NotConverted(f"skl2onnx cannot convert it: {_short(error)}") from None
     _round_tree_inputs_to_float32(onnx_model)
-    try:
-        session = open_session(onnx_model.SerializeToString())
-    except Exception as error:
-        raise NotConverted(f"onnxruntime cannot open the conversion: {_short(error)}") from None
-    outputs = [output.name for output in session.get_outputs()]
-    wanted = {"predict": outputs[0]}
-    if "predict_proba" in expected:
-        if len(outputs) < 2:
-            raise NotConverted("the conversion has no probabilities output")
-        wanted["predict_proba"] = outputs[1]
+    session, wanted = _session(onnx_model, expected)
     predict = expected["predict"]
     interface = OnnxInterface(
         input_name="",
@@ -299,6 +281,22 @@ def generated_frame_rows(model: Any, inputs: Inputs) -> list[dict[str, Any]]:
                     row[column.name] = float(rng.normal(0.0, scale))
             rows.append(row)
     return rows
+
+
+def _session(onnx_model: Any, expected: dict[str, Array]) -> tuple[Any, dict[str, str]]:
+    """An onnxruntime session over a conversion, opened as the inference function opens it, and the graph outputs
+    that answer each of the model's methods."""
+    try:
+        session = open_session(onnx_model.SerializeToString())
+    except Exception as error:
+        raise NotConverted(f"onnxruntime cannot open the conversion: {_short(error)}") from None
+    outputs = [output.name for output in session.get_outputs()]
+    wanted = {"predict": outputs[0]}
+    if "predict_proba" in expected:
+        if len(outputs) < 2:
+            raise NotConverted("the conversion has no probabilities output")
+        wanted["predict_proba"] = outputs[1]
+    return session, wanted
 
 
 def _to_onnx(model: Any, feature_count: int, candidate: _Candidate) -> Any:
