@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambdas.common.verdicts import Verdict, read_verdict
+
 MODEL_SUFFIXES = (".joblib", ".pkl", ".skops")
 MODEL_FILES = tuple(f"model{suffix}" for suffix in MODEL_SUFFIXES)
 METADATA_FILE = "metadata.json"
@@ -208,6 +210,39 @@ def list_models(model_dir: Path) -> dict[str, list[int]]:
             if versions:
                 models[entry.name] = versions
     return models
+
+
+def list_refused(model_dir: Path, name: str) -> dict[int, Verdict]:
+    """Versions the loader refused and that hold no model, with the loader's verdict on each."""
+    if not is_valid_name(name):
+        return {}
+    try:
+        entries = list((models_root(model_dir) / name).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    refused = {}
+    for entry in entries:
+        version = parse_version(entry.name)
+        if version is not None and find_model_file(entry) is None:
+            verdict = read_verdict(entry)
+            if verdict is not None:
+                refused[version] = verdict
+    return dict(sorted(refused.items()))
+
+
+def list_refused_models(model_dir: Path) -> dict[str, dict[int, Verdict]]:
+    """Every model with a refused version, by name."""
+    try:
+        entries = sorted(models_root(model_dir).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    found = {}
+    for entry in entries:
+        if entry.is_dir() and is_valid_name(entry.name):
+            refused = list_refused(model_dir, entry.name)
+            if refused:
+                found[entry.name] = refused
+    return found
 
 
 def read_metadata(directory: Path) -> dict[str, Any] | None:

@@ -22,11 +22,13 @@ from lambdas.common.models import ModelLoadError
 from lambdas.common.repository import (
     find_model_files,
     is_valid_name,
+    list_refused,
     list_versions,
     read_metadata,
     version_dir,
 )
 from lambdas.common.signature import Signature, SignatureError
+from lambdas.common.verdicts import Verdict, read_verdict
 from lambdas.inference.errors import ModelNotFound, ModelUnavailable
 from lambdas.inference.observability import logger
 from lambdas.inference.runtimes import OnnxRunner, Runner, SklearnRunner
@@ -128,7 +130,7 @@ class ModelCache:
                 return self._get(name, candidate, now)
             except ModelNotFound:
                 continue
-        raise ModelNotFound(name)
+        raise self._not_served(name)
 
     def versions(self, name: str) -> list[int]:
         """Published versions of a model, ascending, from the listing cached for the refresh window."""
@@ -173,6 +175,9 @@ class ModelCache:
                 # Found, then gone: the version may have been republished in another format, which removes this file.
                 return self._revalidate(key, attempt + 1)
             self._forget(key)
+            verdict = read_verdict(version_dir(self.model_dir, name, version))
+            if verdict is not None:
+                raise ModelUnavailable(_refused(name, version, verdict))
             raise ModelNotFound(name, version)
         if entry is not None and (stamp == entry.failed_stamp or (entry.model and entry.model.stamp == stamp)):
             self._store(key, _Entry(entry.model, now, entry.failed_stamp, entry.failure))
@@ -249,8 +254,17 @@ class ModelCache:
     def _latest_version(self, name: str, now: float, *, fresh: bool) -> int:
         versions = self._listing(name, now, fresh=fresh)
         if not versions:
-            raise ModelNotFound(name)
+            raise self._not_served(name)
         return versions[-1]
+
+    def _not_served(self, name: str) -> ModelNotFound | ModelUnavailable:
+        """No version of ``name`` is served: unavailable when the loader refused one (the latest refusal says
+        why), else not found."""
+        refused = list_refused(self.model_dir, name)
+        if refused:
+            version, verdict = max(refused.items())
+            return ModelUnavailable(_refused(name, version, verdict))
+        return ModelNotFound(name)
 
     def _listing(self, name: str, now: float, *, fresh: bool) -> tuple[int, ...]:
         cached = self._latest.get(name)  # only valid names are ever stored
@@ -269,6 +283,10 @@ class ModelCache:
     def _emit(self, event: str) -> None:
         if self._on_event is not None:
             self._on_event(event)
+
+
+def _refused(name: str, version: int, verdict: Verdict) -> str:
+    return f"model {name!r} version {version} was refused by the loader: {verdict.reason}"
 
 
 def _served(entry: _Entry) -> LoadedModel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.common.repository import list_models, parse_version
+from lambdas.common.repository import list_models, list_refused_models, parse_version
 from lambdas.common.settings import Settings
 from lambdas.common.signature import Signature
 from lambdas.inference import codecs, protocol
@@ -84,6 +84,12 @@ class InferenceService:
                     entry.update(state="UNAVAILABLE", reason=tried[(name, version)])
                 if entry["state"] == "READY" or not ready_only:
                     index.append(entry)
+        if not ready_only:
+            for name, refused in list_refused_models(self.settings.model_dir).items():
+                for version, verdict in refused.items():
+                    reason = f"refused by the loader: {verdict.reason}"
+                    index.append({"name": name, "version": str(version), "state": "UNAVAILABLE", "reason": reason})
+            index.sort(key=lambda entry: (entry["name"], int(entry["version"])))
         return index
 
     # --- KServe V1 and the original format ---

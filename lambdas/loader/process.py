@@ -30,7 +30,14 @@ from lambdas.common.settings import Settings
 from lambdas.loader.errors import PermanentFailure, Superseded, TransientFailure
 from lambdas.loader.events import Action, EventShapeError, S3Record, compare_sequencers, iter_records, parse_record
 from lambdas.loader.fast_path import FastPathPolicy
-from lambdas.loader.publish import ensure_current, object_exists, publish_model, recheck_fast_path, remove_model
+from lambdas.loader.publish import (
+    ensure_current,
+    object_exists,
+    publish_model,
+    recheck_fast_path,
+    record_verdict,
+    remove_model,
+)
 from lambdas.loader.s3 import S3Reader
 from lambdas.loader.state import KeyState, LockTimeout, model_lock, read_key_state, write_key_state
 
@@ -162,6 +169,8 @@ def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings,
         return Outcome(Status.SKIPPED, f"superseded: {error}", **where)
     except PermanentFailure as error:
         outcome = Outcome(Status.FAILED, f"{type(error).__name__}: {error}", **where)
+        if record.action is Action.CREATED:
+            record_verdict(model_dir, target, obj.key, outcome.reason)
     if obj.sequencer:
         deleted = record.action is Action.REMOVED
         write_key_state(model_dir, obj.bucket, obj.key, KeyState(sequencer=obj.sequencer, deleted=deleted))

@@ -47,6 +47,7 @@ from lambdas.common.repository import (
     sample_keys,
     version_dir,
 )
+from lambdas.common.verdicts import VERDICT_FILE, Verdict, read_verdict
 from lambdas.loader import fast_path, samples, signing
 from lambdas.loader.errors import (
     ChecksumMismatch,
@@ -167,6 +168,7 @@ def publish_model(
         for other in MODEL_FILES:
             if other != target.filename:
                 (directory / other).unlink(missing_ok=True)
+        (directory / VERDICT_FILE).unlink(missing_ok=True)  # a good upload replaces an earlier refusal
         fsync_dir(directory)
     finally:
         temp.unlink(missing_ok=True)
@@ -425,6 +427,10 @@ def remove_model(obj: ObjectRef, target: ModelKey, model_dir: Path, *, only_vers
             return Removed(False, "the removed S3 version is not the published one")
     model_file = directory / target.filename
     existed = model_file.is_file()
+    verdict = read_verdict(directory)
+    refused = verdict is not None and verdict.source_key == obj.key
+    if refused:
+        (directory / VERDICT_FILE).unlink(missing_ok=True)
     fast_path.remove(directory)
     model_file.unlink(missing_ok=True)
     if find_model_file(directory) is None:
@@ -434,7 +440,18 @@ def remove_model(obj: ObjectRef, target: ModelKey, model_dir: Path, *, only_vers
         fsync_dir(directory.parent.parent if not directory.parent.exists() else directory.parent)
     else:
         fsync_dir(directory)
+    if refused and not existed:
+        return Removed(True, "removed the loader's verdict on the refused upload")
     return Removed(existed, "removed" if existed else "model file was already gone")
+
+
+def record_verdict(model_dir: Path, target: ModelKey, key: str, reason: str) -> None:
+    """Leave the loader's reason for refusing ``key`` in its version directory, for the API to show."""
+    directory = version_dir(model_dir, target.name, target.version)
+    directory.mkdir(parents=True, exist_ok=True)
+    verdict = Verdict(reason=reason, source_key=key, refused_at=datetime.now(UTC).isoformat())
+    write_atomically(directory / VERDICT_FILE, verdict.to_json())
+    fsync_dir(directory)
 
 
 def _remove_empty_dir(directory: Path) -> None:

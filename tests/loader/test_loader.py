@@ -12,6 +12,7 @@ import pytest
 
 from lambdas.common.models import load_model
 from lambdas.common.repository import latest_version, list_models, read_metadata, version_dir
+from lambdas.common.verdicts import read_verdict
 from lambdas.loader.events import compare_sequencers, parse_record
 from tests.loader.conftest import BUCKET, Loader, Models, counts, sha256
 from tests.s3_events import load_event, s3_event, s3_record
@@ -261,7 +262,10 @@ def test_a_corrupt_upload_is_not_published_and_the_previous_model_keeps_serving(
     assert type(load_model(model_file)).__name__ == "LogisticRegression"
     metadata = read_metadata(model_file.parent)
     assert metadata is not None and metadata["sha256"] == sha256(models.logistic)
-    assert loader.files_in("iris") == ["metadata.json", "model.joblib", "model.onnx"]
+    # The refusal is recorded beside the model that keeps serving, for the API to show.
+    assert loader.files_in("iris") == ["metadata.json", "model.joblib", "model.onnx", "verdict.json"]
+    verdict = read_verdict(model_file.parent)
+    assert verdict is not None and verdict.source_key == "iris.joblib" and "ModelInvalid" in verdict.reason
     assert '"ModelFailed"' in capfd.readouterr().out
     assert any("ModelInvalid" in str(getattr(entry, "reason", "")) for entry in caplog.records)
 

@@ -39,8 +39,8 @@ def test_a_model_that_does_not_reproduce_its_samples_answers_is_refused(served: 
     summary = served.publish("churn", model, sample={"instances": records(asked), "predictions": wrong})
 
     assert summary["failed"] == 1 and summary["published"] == 0
-    status, _ = served.call("GET", "/v2/models/churn/ready")
-    assert status != 200
+    status, answer = served.call("GET", "/v2/models/churn/ready")
+    assert status == 503 and "does not reproduce the predictions" in answer["error"], answer
 
 
 def test_probabilities_off_by_more_than_the_tolerance_are_refused(served: Served) -> None:
@@ -58,8 +58,8 @@ def test_probabilities_off_by_more_than_the_tolerance_are_refused(served: Served
 
 def test_a_model_that_cannot_answer_in_its_serving_form_is_not_published(served: Served) -> None:
     assert served.publish("exploding", ExplodingEstimator())["failed"] == 1
-    status, _ = served.call("GET", "/v2/models/exploding/ready")
-    assert status == 404
+    status, answer = served.call("GET", "/v2/models/exploding/ready")
+    assert status == 503 and "cannot answer in its serving form" in answer["error"], answer
 
 
 def test_the_scikit_learn_version_a_model_was_saved_with_is_recorded_and_shown(served: Served) -> None:
