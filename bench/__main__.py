@@ -24,7 +24,8 @@ cold (ratio, lower is better)
     first V2 request, the model loaded from the model directory, over that of a fresh process that only does
     ``import joblib; joblib.load(path).predict(row)`` on the same file. Both get the same explicit environment
     (the functions' deployed settings, fake AWS credentials). Targets, for both models: fast path <= 0.4,
-    scikit-learn path <= 1.1.
+    scikit-learn path <= 1.1. The DataFrame pipeline of the warm figure too, asked with one V2 input per column,
+    against ``joblib.load(path).predict(pandas.DataFrame(row))``: fast path <= 0.3, scikit-learn path <= 1.1.
 loader throughput (ratio, higher is better)
     Publishing a ~570 MB model (a brute-force KNN keeping 512 MiB of random training data, saved uncompressed) from
     moto on 127.0.0.1, against ``aws s3 cp`` of the same object from the same server; MB/s each, medians of six

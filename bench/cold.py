@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench import tabular
 from bench.cold_start import ANSWER_PREFIX
 from bench.environment import PATH_NAMES, child_env, function_settings, lambda_logging
-from bench.events import predict_output, served_runtime, v2_infer_event, v2_metadata_event
+from bench.events import http_api_event, predict_output, served_runtime, v2_infer_event, v2_metadata_event
 from bench.models import ONE_ROW, IrisModel
 from bench.publishing import published_file
 from bench.results import Figure
@@ -19,31 +21,53 @@ from bench.timing import BenchError, ChildRun, median, run_child
 
 # The targets apply to both models: neither path may cost more than its bound over loading the pickle directly.
 TARGETS = {False: 1.1, True: 0.4}
+# The DataFrame pipeline's fast path (one graph input per column) against joblib.load + predict(DataFrame).
+TABULAR_TARGETS = {False: 1.1, True: 0.3}
 RUNS = 7
 CHILD_TIMEOUT_SECONDS = 60.0
 BASELINE_CODE = "import sys, joblib; print(joblib.load(sys.argv[1]).predict({row}).tolist())"
+TABULAR_BASELINE_CODE = (
+    "import sys, joblib, pandas; print(joblib.load(sys.argv[1]).predict(pandas.DataFrame({columns})).tolist())"
+)
 
 
 def measure_cold(
     model_dirs: Mapping[bool, Path], models: list[IrisModel], scratch: Path, *, runs: int = RUNS
 ) -> list[Figure]:
     figures = []
+    row = tabular.training_frame(1)
+    frame_code = TABULAR_BASELINE_CODE.format(columns={name: row[name].tolist() for name in row.columns})
+    frame_event = http_api_event("POST", f"/v2/models/{tabular.NAME}/infer", tabular.per_column_request(row))
     for fast, model_dir in model_dirs.items():
         for model in models:
-            figures.append(_measure(model_dir, fast, model, scratch, runs))
+            event = v2_infer_event(model.name, ONE_ROW)
+            code = BASELINE_CODE.format(row=ONE_ROW)
+            figure = _measure(model_dir, fast, model.label, model.name, event, code, scratch, runs)
+            figures.append(replace(figure, target=TARGETS[fast]))
+        figure = _measure(model_dir, fast, "DataFrame pipeline", tabular.NAME, frame_event, frame_code, scratch, runs)
+        figures.append(replace(figure, target=TABULAR_TARGETS[fast]))
     return figures
 
 
-def _measure(model_dir: Path, fast: bool, model: IrisModel, scratch: Path, runs: int) -> Figure:
-    model_file = published_file(model_dir, model.name)
-    infer = scratch / f"{model.name}-infer.json"
-    metadata = scratch / f"{model.name}-metadata.json"
-    infer.write_text(json.dumps(v2_infer_event(model.name, ONE_ROW)), encoding="utf-8")
-    metadata.write_text(json.dumps(v2_metadata_event(model.name)), encoding="utf-8")
+def _measure(
+    model_dir: Path,
+    fast: bool,
+    label: str,
+    name: str,
+    event: dict[str, Any],
+    baseline_code: str,
+    scratch: Path,
+    runs: int,
+) -> Figure:
+    model_file = published_file(model_dir, name)
+    infer = scratch / f"{name}-infer.json"
+    metadata = scratch / f"{name}-metadata.json"
+    infer.write_text(json.dumps(event), encoding="utf-8")
+    metadata.write_text(json.dumps(v2_metadata_event(name)), encoding="utf-8")
     env = child_env({**function_settings(model_dir, fast), **lambda_logging("inference")})
     ours_command = [sys.executable, "-m", "bench.cold_start", str(infer)]
-    baseline_command = [sys.executable, "-c", BASELINE_CODE.format(row=ONE_ROW), str(model_file)]
-    what = f"cold {model.label} {PATH_NAMES[fast]}"
+    baseline_command = [sys.executable, "-c", baseline_code, str(model_file)]
+    what = f"cold {label} {PATH_NAMES[fast]}"
 
     # Untimed probe runs: they check both answers agree, learn which runtime answered, and warm the page cache
     # and bytecode caches for both sides alike.
@@ -66,14 +90,14 @@ def _measure(model_dir: Path, fast: bool, model: IrisModel, scratch: Path, runs:
             run_child(baseline_command, env, timeout=CHILD_TIMEOUT_SECONDS, what=f"{what} baseline").seconds
         )
     return Figure(
-        name=f"cold {model.label}, {PATH_NAMES[fast]}, served by {runtime}",
+        name=f"cold {label}, {PATH_NAMES[fast]}, served by {runtime}",
         ours=median(ours),
         baseline=median(baseline),
         unit="s (median)",
-        target=TARGETS[fast],
+        target=None,
         context={
             "figure": "cold",
-            "model": model.label,
+            "model": label,
             "onnx_fast_path": fast,
             "runtime": runtime,
             "runs": runs,
