@@ -69,6 +69,11 @@ def _content_type(parameters: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _check_content_type(parameters: Mapping[str, Any], where: str) -> None:
+    if "content_type" in parameters and not isinstance(parameters["content_type"], str):
+        raise BadRequest(f"{where} 'content_type' must be a string")
+
+
 def parse_v2(body: Mapping[str, Any]) -> InferRequest:
     request_id = body.get("id")
     if "id" in body and not isinstance(request_id, str):
@@ -76,6 +81,7 @@ def parse_v2(body: Mapping[str, Any]) -> InferRequest:
     parameters = body.get("parameters", _NO_PARAMETERS)
     if not isinstance(parameters, dict):
         raise BadRequest("'parameters' must be an object")
+    _check_content_type(parameters, "'parameters'")
     outputs = _requested_outputs(body["outputs"]) if "outputs" in body else _DEFAULT_OUTPUTS
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -113,6 +119,7 @@ def _input(tensor: Any) -> RequestInput:
     parameters = tensor.get("parameters", _NO_PARAMETERS)
     if not isinstance(parameters, dict):
         raise BadRequest("input 'parameters' must be an object")
+    _check_content_type(parameters, "input 'parameters'")
     shape = tensor.get("shape")
     if not isinstance(shape, list) or not 1 <= len(shape) <= 2:
         raise BadRequest("input 'shape' must be [rows, features] (or [rows] for one column or a text model)")

@@ -58,6 +58,11 @@ BAD_V2_BODIES: list[tuple[str, Any]] = [
     ("outputs not a list", v2_request(SETOSA, [1, 4], outputs="predict")),
     ("id not a string", v2_request(SETOSA, [1, 4], id=7)),
     ("parameters not an object", v2_request(SETOSA, [1, 4], parameters=[1])),
+    ("content_type not a string", v2_request(SETOSA, [1, 4], parameters={"content_type": {}})),
+    (
+        "input content_type not a string",
+        {"inputs": [{**v2_request(SETOSA, [1, 4])["inputs"][0], "parameters": {"content_type": 1}}]},
+    ),
     ("top level is a list", [v2_request(SETOSA, [1, 4])]),
 ]
 
