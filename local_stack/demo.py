@@ -1,4 +1,5 @@
-"""``python -m local_stack.demo``: train two iris models, upload them with the aws CLI, and call every API flavour.
+"""``python -m local_stack.demo``: train two iris models and a DataFrame pipeline, upload them with the aws CLI, and
+call every API flavour; the pipeline's answers are checked against its own ``predict``.
 
 Starts the local stack as a child process (default ports, or free ones when those are taken), prints each request
 and answer, stops the stack, and exits non-zero when any step fails.
@@ -31,6 +32,13 @@ LOG_PATH = REPO_ROOT / ".local-stack" / "demo.log"
 SPECIES = ("setosa", "versicolor", "virginica")
 # One flower of each species, as sepal length, sepal width, petal length, petal width (cm).
 FLOWERS = [[5.1, 3.5, 1.4, 0.2], [5.9, 3.0, 4.2, 1.5], [6.7, 3.0, 5.2, 2.3]]
+# Three customers for the churn pipeline: named columns of strings and numbers, one value missing (None).
+CUSTOMERS: dict[str, list[Any]] = {
+    "plan": ["basic", "pro", "basic"],
+    "city": ["Oslo", "Lima", None],
+    "age": [23.0, 51.0, 38.0],
+    "monthly_spend": [12.5, 80.0, None],
+}
 
 
 class DemoFailed(Exception):
@@ -50,6 +58,41 @@ def train_models(directory: Path) -> tuple[Path, Path]:
     joblib.dump(LogisticRegression(max_iter=1000).fit(features, labels), logistic)
     joblib.dump(RandomForestClassifier(n_estimators=50, random_state=0).fit(features, labels), forest)
     return logistic, forest
+
+
+def train_churn(directory: Path) -> tuple[Path, list[Any]]:
+    """A pipeline on a pandas DataFrame: imputers, one-hot strings, scaled numbers, then a logistic regression.
+    Returns its file and what it predicts for ``CUSTOMERS``."""
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    rows = 300
+    frame = pd.DataFrame(
+        {
+            "plan": rng.choice(["basic", "pro", "team"], rows),
+            "city": rng.choice(["Oslo", "Lima", "Rome"], rows),
+            "age": rng.uniform(18, 70, rows).round(),
+            "monthly_spend": rng.gamma(2.0, 20.0, rows).round(2),
+        }
+    )
+    churned = (frame["plan"] == "basic") & (frame["monthly_spend"] < 40)
+    preprocess = ColumnTransformer(
+        [
+            ("strings", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder()), ["plan", "city"]),
+            ("numbers", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "monthly_spend"]),
+        ]
+    )
+    pipeline = Pipeline([("preprocess", preprocess), ("model", LogisticRegression())]).fit(frame, churned)
+    path = directory / "churn.joblib"
+    joblib.dump(pipeline, path)
+    return path, pipeline.predict(pd.DataFrame(CUSTOMERS)).tolist()
 
 
 def pretty(value: Any, indent: int = 0) -> str:
@@ -127,16 +170,18 @@ def upload(stack: StackProcess, model: Path, key: str) -> None:
     print(stack.aws("s3", "cp", "--no-progress", str(model), f"s3://{stack.bucket}/{key}").stdout.strip())
 
 
-def run_demo(stack: StackProcess, logistic: Path, forest: Path) -> None:
+def run_demo(stack: StackProcess, logistic: Path, forest: Path, churn: Path, churn_answers: list[Any]) -> None:
     url = stack.inference_url
     bucket = stack.bucket
     step(f"Upload the logistic regression as s3://{bucket}/iris.joblib (model iris, version 1)")
     upload(stack, logistic, "iris.joblib")
     step(f"Upload the random forest as s3://{bucket}/iris-forest/2/model.joblib (model iris-forest, version 2)")
     upload(stack, forest, "iris-forest/2/model.joblib")
+    step(f"Upload the DataFrame pipeline as s3://{bucket}/churn.joblib (model churn, version 1)")
+    upload(stack, churn, "churn.joblib")
 
-    step("Wait until the loader has published both models")
-    for path in ("/v2/models/iris/ready", "/v2/models/iris-forest/versions/2/ready"):
+    step("Wait until the loader has published the three models")
+    for path in ("/v2/models/iris/ready", "/v2/models/iris-forest/versions/2/ready", "/v2/models/churn/ready"):
         started = time.monotonic()
         wait_for_status(f"{url}{path}", 200, timeout=READY_TIMEOUT_SECONDS)
         print(f"GET {path} -> 200 after {time.monotonic() - started:.1f} s")
@@ -169,6 +214,41 @@ def run_demo(stack: StackProcess, logistic: Path, forest: Path) -> None:
     check(len(labels) == len(FLOWERS), f"the answer has no predicted_label per input: {original}")
     print(f"species: {species(labels)}")
 
+    run_churn(stack, churn_answers)
+
+
+def run_churn(stack: StackProcess, expected: list[Any]) -> None:
+    url = f"{stack.inference_url}/v2/models/churn"
+    print(f"\n--- What the churn pipeline takes\n>>> GET {url}")
+    metadata = http_request("GET", url).json()
+    inputs = [{key: tensor.get(key) for key in ("name", "datatype", "shape")} for tensor in metadata.get("inputs", [])]
+    print(f"<<< inputs: {pretty(inputs)}")
+    check([tensor["name"] for tensor in inputs] == list(CUSTOMERS), f"the metadata does not list the columns: {inputs}")
+    rows = len(expected)
+    per_column = call(
+        "V2, one input per column (content_type pd); null is a missing value",
+        stack,
+        "/v2/models/churn/infer",
+        {
+            "parameters": {"content_type": "pd"},
+            "inputs": [
+                {
+                    "name": tensor["name"],
+                    "datatype": tensor["datatype"],
+                    "shape": [rows],
+                    "data": CUSTOMERS[tensor["name"]],
+                }
+                for tensor in inputs
+            ],
+        },
+    )
+    answers = next((o.get("data") for o in per_column.get("outputs", []) if o.get("name") == "predict"), None)
+    check(answers == expected, f"V2 answered {answers}; the pipeline's own predict says {expected}")
+    records = [dict(zip(CUSTOMERS, values, strict=True)) for values in zip(*CUSTOMERS.values(), strict=True)]
+    v1 = call("KServe V1, one record per customer", stack, "/v1/models/churn:predict", {"instances": records})
+    check(v1.get("predictions") == expected, f"V1 answered {v1}; the pipeline's own predict says {expected}")
+    print(f"churned: {expected}, as pipeline.predict answers locally")
+
 
 def main() -> int:
     started = time.monotonic()
@@ -178,14 +258,15 @@ def main() -> int:
     running: StackProcess | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="serverless-sklearn-demo-") as scratch:
-            step("Train a logistic regression and a random forest on iris")
+            step("Train a logistic regression and a random forest on iris, and a churn pipeline on a DataFrame")
             logistic, forest = train_models(Path(scratch))
+            churn, churn_answers = train_churn(Path(scratch))
             step("Start the local stack")
             with running_stack(Path(scratch) / "efs", s3_port=s3_port, http_port=http_port, log_path=LOG_PATH) as stack:
                 running = stack
                 print(f"S3 {stack.s3_endpoint}, bucket {stack.bucket}, inference API {stack.inference_url}")
                 print(f"(its log: {LOG_PATH})")
-                run_demo(stack, logistic, forest)
+                run_demo(stack, logistic, forest, churn, churn_answers)
                 step("Stop the local stack")
     except (DemoFailed, StackError, OSError) as error:
         print(f"\nDEMO FAILED: {error}", file=sys.stderr)
@@ -194,7 +275,7 @@ def main() -> int:
             print(f"\nLast lines of {LOG_PATH}:\n{tail}", file=sys.stderr)
         print(f"Demo failed after {time.monotonic() - started:.1f} s", file=sys.stderr)
         return 1
-    print(f"\nDemo finished in {time.monotonic() - started:.1f} s: both models answered V2, V1 and /inference.")
+    print(f"\nDemo finished in {time.monotonic() - started:.1f} s: every model answered V2, V1 and /inference.")
     return 0
 
 

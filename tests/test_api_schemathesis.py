@@ -19,10 +19,9 @@ from hypothesis import HealthCheck, settings
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from tests.models.test_tabular import churned, customers, imputing_pipeline
-
 from local_stack.process import StackProcess, running_stack, wait_for_status
 from local_stack.stack import REPO_ROOT
+from tests.models.test_tabular import churned, customers, imputing_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -107,7 +107,7 @@ def test_a_key_that_names_no_model_is_never_published(stack: StackProcess, model
     assert http_request("GET", f"{stack.inference_url}/v2/models/bad%20name/ready").status in (400, 404)
 
 
-def test_the_demo_prints_predictions_of_both_models_and_exits_0() -> None:
+def test_the_demo_prints_predictions_of_every_model_and_exits_0() -> None:
     env = {**os.environ, "LOCAL_S3_PORT": "0", "LOCAL_HTTP_PORT": "0"}
     done = subprocess.run(
         [sys.executable, "-m", "local_stack.demo"],
@@ -123,4 +123,6 @@ def test_the_demo_prints_predictions_of_both_models_and_exits_0() -> None:
     assert "/v2/models/iris/infer" in done.stdout
     assert "/v1/models/iris-forest:predict" in done.stdout
     assert done.stdout.count("species: setosa, versicolor, virginica") == 3
+    assert "/v2/models/churn/infer" in done.stdout and "/v1/models/churn:predict" in done.stdout
+    assert "as pipeline.predict answers locally" in done.stdout
     assert "Demo finished in" in done.stdout
