@@ -16,6 +16,7 @@ from lambdas.common.repository import ONNX_FILE
 from lambdas.common.settings import Settings, is_off
 from lambdas.common.signature import Inputs
 from lambdas.loader import samples
+from lambdas.loader.families import register_converters
 from lambdas.loader.files import fsync_dir, temp_path, write_all
 from lambdas.loader.onnx_convert import (
     NotConverted,
@@ -78,6 +79,9 @@ def prepare(
     try:
         if isinstance(sample, SampleError):
             raise NotConverted(str(sample))
+        from lambdas.loader.signing import model_libraries  # the signing code is imported by publish anyway
+
+        register_converters(model_libraries(model))
         if inputs is not None and inputs.named and not _numeric(inputs):
             conversion = convert_frame(model, inputs, *_frame_probe(model, inputs, sample))
         else:

@@ -9,8 +9,10 @@ conversion passes when every label is equal and every probability is within ``TO
 ``TOLERANCE``, relative or absolute).
 
 Conversions are tried in order: float64 input, then float64 with the tree operators of ai.onnx.ml opset 3, then
-float32 input (the inference function casts to what the graph takes). scikit-learn's trees compare float32 features
-with float64 thresholds, so in float64 graphs each tree's input is first rounded to float32 as scikit-learn rounds it.
+float32 input, then float32 with opset 3 (the inference function casts to what the graph takes). scikit-learn's and
+XGBoost's trees compare float32 features with their thresholds, so in float64 graphs each tree's input is first
+rounded to float32 as they round it. LightGBM compares in float64: its float32 graph is kept only where the probe
+rows (its sample's, or rows placed on its splits) answer alike.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy.typing as npt
 from lambdas.common.onnx_interface import METADATA_KEY, OnnxInterface, column_feeds, open_session
 from lambdas.common.signature import Inputs
 from lambdas.loader import samples
+from lambdas.loader.families import split_thresholds
 from lambdas.loader.samples import MAX_SAMPLE_BYTES, MAX_SAMPLE_ROWS
 
 TOLERANCE = 1e-5
@@ -63,7 +66,12 @@ class _Candidate:
         return self.dtype if self.ml_opset is None else f"{self.dtype}, ai.onnx.ml opset {self.ml_opset}"
 
 
-_CANDIDATES = (_Candidate("float64", None), _Candidate("float64", 3), _Candidate("float32", None))
+_CANDIDATES = (
+    _Candidate("float64", None),
+    _Candidate("float64", 3),
+    _Candidate("float32", None),
+    _Candidate("float32", 3),  # XGBoost and LightGBM: onnxmltools writes float32 trees of ai.onnx.ml opset 3
+)
 
 
 def convert(model: Any, feature_count: int, probe: Probe) -> Conversion:
@@ -470,6 +478,9 @@ def _stored_rows(estimator: Any, feature_count: int, rng: np.random.Generator) -
 
 
 def _tree_thresholds(estimator: Any, feature_count: int) -> list[Array]:
+    family = split_thresholds(estimator, feature_count)
+    if family is not None:
+        return [np.unique(np.asarray(values, dtype=np.float64)) for values in family]
     trees = []
     if hasattr(estimator, "tree_"):
         trees.append(estimator.tree_)

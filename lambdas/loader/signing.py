@@ -11,6 +11,7 @@ that carries the answers the model gave where it was trained must get them again
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,7 +35,8 @@ _MAX_REASON_CHARS = 300
 _MAX_WALK = 20_000
 # Top-level modules of model classes and the distributions that ship them.
 _DISTRIBUTIONS = {"sklearn": "scikit-learn", "xgboost": "xgboost", "lightgbm": "lightgbm", "skops": "skops"}
-_NOT_MODEL_CODE = frozenset({"builtins", "numpy", "scipy", "collections", "joblib", "_thread", "threading"})
+# The standard library and the array libraries hold a model's data, not its code.
+_NOT_MODEL_CODE = frozenset(sys.stdlib_module_names) | {"builtins", "numpy", "scipy", "joblib"}
 
 
 @dataclass(frozen=True)
@@ -211,10 +213,19 @@ def model_libraries(model: Any) -> set[str]:
 
 @cache
 def installed_version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    """The installed version of a library, by its name or, for a library published under other names (XGBoost's
+    ``xgboost-cpu`` wheel), by the distribution that provides its module."""
+    modules = [module for module, name in _DISTRIBUTIONS.items() if name == distribution] or [distribution]
+    candidates = [distribution]
+    providers = importlib.metadata.packages_distributions()
+    for module in modules:
+        candidates += providers.get(module, [])
+    for candidate in candidates:
+        try:
+            return importlib.metadata.version(candidate)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _short(error: BaseException) -> str:

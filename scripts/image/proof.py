@@ -12,9 +12,12 @@
    the runtime serving it (the ONNX fast path works in the image, not only on the host).
 4. Does the same for a DataFrame pipeline (named string and number columns, a ColumnTransformer) uploaded as
    churn.joblib, asked with one V2 input per column: scikit-learn serves it with pandas inside the image.
+5. Does the same for an XGBoost and a LightGBM classifier (xgb.joblib, lgbm.joblib): the loader loads and checks
+   both inside the image, and each answers as it does here, on whichever runtime the loader chose.
 It also checks that the CMD is the agreed inference handler, that no installed wheel needs a newer glibc than
-Lambda's, and that the build's CA bundle did not end up in the image. It prints the image's uncompressed size, the
-handlers' import times and the inference calls' durations inside it.
+Lambda's, that every shared library the installed extension modules need resolves inside the image (with
+Lambda's library path), and that the build's CA bundle did not end up in the image. It prints the image's
+uncompressed size, the handlers' import times and the inference calls' durations inside it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ MODEL = "iris"
 UPLOADS = {f"{MODEL}.joblib": f"{MODEL}/1/model.joblib", f"{MODEL}/2/model.skops": f"{MODEL}/2/model.skops"}
 TABULAR = "churn"
 TABULAR_KEY = f"{TABULAR}.joblib"
+FAMILIES = ("xgb", "lgbm")
 RUN_TIMEOUT_SECONDS = 180
 EFS_UID = 1001
 CONTAINER_PREFIX = "image-test-"
@@ -106,6 +110,27 @@ def train_tabular_model(path: Path) -> tuple[dict[str, list[Any]], list[int]]:
     joblib.dump(model, path)
     asked = frame.iloc[:4]
     return {column: asked[column].tolist() for column in asked.columns}, model.predict(asked).tolist()
+
+
+def train_family_models(work: Path, rows: list[list[float]]) -> dict[str, tuple[Path, list[int]]]:
+    """An XGBoost and a LightGBM classifier on iris; returns each file and the labels it predicts for ``rows``."""
+    import joblib
+    import lightgbm
+    import xgboost
+    from sklearn.datasets import load_iris
+
+    features, labels = load_iris(return_X_y=True)
+    models = {
+        "xgb": xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1),
+        "lgbm": lightgbm.LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1, n_jobs=1),
+    }
+    trained = {}
+    for name, model in models.items():
+        model.fit(features, labels)
+        path = work / f"{name}.joblib"
+        joblib.dump(model, path)
+        trained[name] = (path, [int(label) for label in model.predict(rows)])
+    return trained
 
 
 def s3_created_record(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
@@ -239,6 +264,26 @@ def check_wheels_run_on_lambda(image: Image, container: str) -> None:
         raise ProofFailed(f"wheels need a newer glibc than Lambda's {LAMBDA_GLIBC}: {too_new}")
 
 
+def check_shared_libraries_resolve(image: Image, container: str) -> None:
+    """Fails when an extension module or bundled library needs a shared library the image cannot find (XGBoost
+    and LightGBM need OpenMP's libgomp.so.1, which not every base has); prints where libgomp.so.1 comes from."""
+    listing = image.buildah_output(
+        "run", "--isolation", "chroot", container, "--",
+        "sh", "-c", 'find "$LAMBDA_TASK_ROOT" -type f -name "*.so*" -exec ldd {} + 2>&1',
+    )  # fmt: skip
+    current, unresolved, gomp = "", [], set()
+    for line in listing.splitlines():
+        if not line.startswith(("\t", " ")) and line.endswith(":"):
+            current = line[:-1]
+        elif "not found" in line:
+            unresolved.append(f"{current}: {line.strip()}")
+        elif line.strip().startswith("libgomp.so.1 =>"):
+            gomp.add(line.split("=>", 1)[1].split("(")[0].strip())
+    if unresolved:
+        raise ProofFailed(f"shared libraries missing in the image: {unresolved[:10]}")
+    print(f"every shared library of the installed packages resolves; libgomp.so.1 from {sorted(gomp)}")
+
+
 def check_ca_bundle_not_baked_in(image: Image, container: str, ca_bundle: Path) -> None:
     """Fails when the build's CA bundle (a build secret, for the pip step only) was left in the image."""
     if not ca_bundle.is_file():
@@ -266,6 +311,7 @@ def prove(image: Image, work: Path) -> None:
     rows, expected = train_model(uploads)
     tabular_path = work / TABULAR_KEY
     columns, tabular_expected = train_tabular_model(tabular_path)
+    families = train_family_models(work, rows)
     os.environ.update(FAKE_AWS)
     import boto3
 
@@ -275,13 +321,15 @@ def prove(image: Image, work: Path) -> None:
         raise ProofFailed(f"the image's CMD is {command}, not [{INFERENCE_HANDLER!r}]")
     container = image.container()
     check_wheels_run_on_lambda(image, container)
+    check_shared_libraries_resolve(image, container)
     check_ca_bundle_not_baked_in(image, container, CA_BUNDLE)
     with moto_server(FAKE_AWS, work / "moto.log") as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         records = []
-        for key, path in {**uploads, TABULAR_KEY: tabular_path}.items():
+        family_uploads = {f"{name}.joblib": path for name, (path, _) in families.items()}
+        for key, path in {**uploads, TABULAR_KEY: tabular_path, **family_uploads}.items():
             s3.upload_file(str(path), BUCKET, key)
             records.append(s3_created_record(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key)))
         invoke = Invoker(
@@ -326,7 +374,11 @@ def prove(image: Image, work: Path) -> None:
             "parameters": {"content_type": "pd"},
         }
         tabular = http_api_event(f"/v2/models/{TABULAR}/infer", per_column)
-        served = invoke(command[0], latest, first, latest, metadata, tabular)
+        family_calls = []
+        for name in FAMILIES:
+            family_calls.append(http_api_event(f"/v1/models/{name}:predict", {"instances": rows}))
+            family_calls.append(http_api_event(f"/v2/models/{name}", None, method="GET"))
+        served = invoke(command[0], latest, first, latest, metadata, tabular, *family_calls)
 
     platform = json.loads(served["calls"][3]["result"]["body"]).get("platform")
     if platform != "onnxruntime_onnx":
@@ -350,6 +402,14 @@ def prove(image: Image, work: Path) -> None:
     if answer.get("statusCode") != 200 or got != tabular_expected:
         raise ProofFailed(f"expected the DataFrame pipeline to predict {tabular_expected}, got {answer}")
     print(f"inference predicted {tabular_expected} for a DataFrame pipeline asked with one V2 input per column")
+    for index, name in enumerate(FAMILIES):
+        answer, described = served["calls"][5 + 2 * index]["result"], served["calls"][6 + 2 * index]["result"]
+        got = json.loads(answer.get("body") or "{}").get("predictions")
+        expected_labels = families[name][1]
+        if answer.get("statusCode") != 200 or got != expected_labels:
+            raise ProofFailed(f"expected {name} to predict {expected_labels}, got {answer}")
+        runtime = json.loads(described.get("body") or "{}").get("platform")
+        print(f"inference predicted {expected_labels} with the {name} classifier, served by {runtime}")
     cold, _, warm = (call["seconds"] * 1000 for call in served["calls"][:3])
     print(
         f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
