@@ -43,6 +43,7 @@ module "compute" {
   allowed_model_formats             = var.allowed_model_formats
   enable_onnx_fast_path             = var.enable_onnx_fast_path
   onnx_max_model_bytes              = var.onnx_max_model_bytes
+  model_version_policy              = var.model_version_policy
   image_uri                         = var.image_uri
   image_builder                     = var.image_builder
   image_build_options               = var.image_build_options

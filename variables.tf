@@ -119,6 +119,17 @@ variable "enable_onnx_fast_path" {
   default     = true
 }
 
+variable "model_version_policy" {
+  description = "What the loader does with a model saved by another scikit-learn minor version than the image serves: serve (the mismatch is shown in the model's metadata and the repository index, and counted) or reject (the version is refused, with that reason)."
+  type        = string
+  default     = "serve"
+
+  validation {
+    condition     = contains(["serve", "reject"], var.model_version_policy)
+    error_message = "model_version_policy must be serve or reject."
+  }
+}
+
 variable "onnx_max_model_bytes" {
   description = "Largest model file the loader converts to ONNX; a conversion holds the model several times in the loader's memory. null uses the function's default, 128 MiB."
   type        = number

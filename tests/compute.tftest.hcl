@@ -176,6 +176,7 @@ run "functions_read_their_settings_from_the_environment" {
       MODEL_CACHE_MAX_BYTES        = "1073741824"
       ALLOWED_MODEL_FORMATS        = "joblib,pkl,skops"
       ONNX_FAST_PATH               = "true"
+      MODEL_VERSION_POLICY         = "serve"
       POWERTOOLS_SERVICE_NAME      = "loader"
       POWERTOOLS_METRICS_NAMESPACE = "ServerlessSklearn"
       LOG_LEVEL                    = "INFO"
@@ -220,6 +221,35 @@ run "skops_only_deployment_neither_loads_nor_is_notified_of_pickles" {
     condition     = [for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix] == [".skops"]
     error_message = "only .skops uploads may notify the loader, and no probe samples without the fast path"
   }
+}
+
+run "the_version_policy_reaches_the_loader" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    model_version_policy = "reject"
+  }
+
+  assert {
+    condition     = aws_lambda_function.loader.environment[0].variables.MODEL_VERSION_POLICY == "reject"
+    error_message = "the loader must be told to refuse models saved by another scikit-learn minor version"
+  }
+}
+
+run "an_unknown_version_policy_is_refused_at_plan" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    model_version_policy = "warn"
+  }
+
+  expect_failures = [var.model_version_policy]
 }
 
 run "iam_is_scoped_to_what_each_function_does" {

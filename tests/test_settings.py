@@ -14,6 +14,12 @@ def test_defaults_fit_a_lambda_with_efs_at_mnt_ml() -> None:
     assert settings.allowed_suffixes == {".joblib", ".pkl", ".skops"}
     assert settings.model_prefix == ""
     assert settings.onnx_fast_path is True
+    assert settings.model_version_policy == "serve"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("reject", "reject"), ("Serve", "serve"), ("", "serve")])
+def test_the_version_policy_is_serve_or_reject(value: str, expected: str) -> None:
+    assert Settings.from_env({"MODEL_VERSION_POLICY": value}).model_version_policy == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [("false", False), ("FALSE", False), ("0", False), ("true", True)])
@@ -40,6 +46,7 @@ def test_a_deployment_can_accept_only_skops() -> None:
         ("ALLOWED_MODEL_FORMATS", "onnx"),
         ("ONNX_FAST_PATH", "maybe"),
         ("ONNX_MAX_MODEL_BYTES", "0"),
+        ("MODEL_VERSION_POLICY", "warn"),
     ],
 )
 def test_bad_values_fail_fast_naming_the_variable(name: str, value: str) -> None:

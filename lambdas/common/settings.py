@@ -17,6 +17,8 @@ DEFAULT_CACHE_BYTES = 1 << 30
 DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024
 # Converting a model to ONNX holds it and its graph in memory several times over; larger models stay on scikit-learn.
 DEFAULT_ONNX_MAX_MODEL_BYTES = 128 * 1024 * 1024
+# What the loader does with a model saved by another scikit-learn minor version than the one serving it.
+VERSION_POLICIES = ("serve", "reject")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -35,6 +37,7 @@ class Settings:
     allowed_suffixes: frozenset[str]
     onnx_fast_path: bool = True
     onnx_max_model_bytes: int = DEFAULT_ONNX_MAX_MODEL_BYTES
+    model_version_policy: str = "serve"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,7 +54,18 @@ class Settings:
             allowed_suffixes=_suffixes(env.get("ALLOWED_MODEL_FORMATS", "")),
             onnx_fast_path=_flag(env, "ONNX_FAST_PATH", True),
             onnx_max_model_bytes=_positive_int(env, "ONNX_MAX_MODEL_BYTES", DEFAULT_ONNX_MAX_MODEL_BYTES),
+            model_version_policy=_choice(env, "MODEL_VERSION_POLICY", VERSION_POLICIES),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive); the first when unset."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, *, allow_zero: bool = False) -> int:

@@ -70,6 +70,16 @@ class Provenance:
     trained_with: Mapping[str, str] = field(default_factory=dict)  # library -> version the model was saved with
     served_with: Mapping[str, str] = field(default_factory=dict)  # library -> version serving it
 
+    def mismatches(self) -> tuple[str, ...]:
+        """Each library whose known training version is another minor version than the one serving the model,
+        as ``"scikit-learn 1.6.1 (served by 1.9.1)"``: the case its authors do not support unpickling across."""
+        found = []
+        for library, trained in sorted(self.trained_with.items()):
+            served = self.served_with.get(library)
+            if served is not None and trained != "unknown" and _minor(trained) != _minor(served):
+                found.append(f"{library} {trained} (served by {served})")
+        return tuple(found)
+
 
 @dataclass(frozen=True)
 class Signature:
@@ -375,3 +385,12 @@ def fallback(
     if has_proba and class_count is not None:
         outputs.append(Output(PREDICT_PROBA, "FP64", (-1, class_count)))
     return Signature(inputs=inputs, outputs=tuple(outputs))
+
+
+def _minor(version: str) -> tuple[int, ...] | str:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version).release[:2]
+    except InvalidVersion:
+        return version

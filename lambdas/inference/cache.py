@@ -148,6 +148,11 @@ class ModelCache:
             entries = list(self._entries.items())
         return {key: (None if entry.model is not None else entry.failure) for key, entry in entries}
 
+    def loaded(self, name: str, version: int) -> LoadedModel | None:
+        """The model this process serves for that version, without loading or re-validating it."""
+        entry = self._entries.get((name, version))
+        return entry.model if entry is not None else None
+
     def _get(self, name: str, version: int, now: float) -> LoadedModel:
         key = (name, version)
         entry = self._entries.get(key)

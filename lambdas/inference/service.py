@@ -79,7 +79,7 @@ class InferenceService:
                 if (name, version) not in tried:
                     entry.update(state="UNKNOWN", reason="not loaded by this instance yet")
                 elif tried[(name, version)] is None:
-                    entry.update(state="READY", reason="")
+                    entry.update(state="READY", reason=_version_note(self.cache.loaded(name, version)))
                 else:
                     entry.update(state="UNAVAILABLE", reason=tried[(name, version)])
                 if entry["state"] == "READY" or not ready_only:
@@ -132,7 +132,17 @@ def metadata_tensors(signature: Signature) -> dict[str, Any]:
             "trained_with": dict(provenance.trained_with),
             "served_with": dict(provenance.served_with),
         }
+        mismatches = provenance.mismatches()
+        if mismatches:
+            rendered["parameters"]["version_mismatch"] = list(mismatches)
     return rendered
+
+
+def _version_note(model: LoadedModel | None) -> str:
+    """An index entry's reason for a served model saved by other library versions than those serving it."""
+    provenance = model.signature.provenance if model is not None else None
+    mismatches = provenance.mismatches() if provenance is not None else ()
+    return f"served, but saved with {', '.join(mismatches)}" if mismatches else ""
 
 
 def _predict(model: LoadedModel, batch: Batch, output: str) -> Array:

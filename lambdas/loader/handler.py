@@ -62,6 +62,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
 
 def _report(outcome: Outcome) -> None:
     metrics.add_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1)
+    if outcome.details.get("version_mismatch"):  # served although saved by another minor version
+        metrics.add_metric(name="ModelVersionMismatch", unit=MetricUnit.Count, value=1)
     fields = outcome.log_fields()
     if outcome.status in (Status.PUBLISHED, Status.DELETED, Status.SKIPPED):
         logger.info(f"record {outcome.status.value}", extra=fields)

@@ -181,7 +181,7 @@ def _publish(s3: S3Reader, record: S3Record, target: ModelKey, settings: Setting
     if not record.object.sequencer:
         ensure_current(s3, record.object)
     policy = FastPathPolicy.from_settings(settings)
-    published = publish_model(s3, record.object, target, settings.model_dir, policy)
+    published = publish_model(s3, record.object, target, settings.model_dir, policy, settings.model_version_policy)
     metadata = published.metadata
     details: dict[str, Any] = {
         "size": metadata["size"],
@@ -192,6 +192,8 @@ def _publish(s3: S3Reader, record: S3Record, target: ModelKey, settings: Setting
     }
     if published.stale_files_removed:
         details["stale_files_removed"] = published.stale_files_removed
+    if metadata["validation"].get("version_mismatch"):
+        details["version_mismatch"] = metadata["validation"]["version_mismatch"]
     if metadata["validation"]["warnings"]:
         details["load_warnings"] = metadata["validation"]["warnings"]
     return Outcome(Status.PUBLISHED, "published", details=details, **where)

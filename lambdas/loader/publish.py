@@ -47,6 +47,7 @@ from lambdas.common.repository import (
     sample_keys,
     version_dir,
 )
+from lambdas.common.signature import Signature
 from lambdas.common.verdicts import VERDICT_FILE, Verdict, read_verdict
 from lambdas.loader import fast_path, samples, signing
 from lambdas.loader.errors import (
@@ -109,7 +110,12 @@ def _etag(value: Any) -> str:
 
 
 def publish_model(
-    s3: S3Reader, obj: ObjectRef, target: ModelKey, model_dir: Path, policy: FastPathPolicy = fast_path.OFF
+    s3: S3Reader,
+    obj: ObjectRef,
+    target: ModelKey,
+    model_dir: Path,
+    policy: FastPathPolicy = fast_path.OFF,
+    version_policy: str = "serve",
 ) -> Published:
     """Stream ``obj`` into ``model_dir`` as ``target`` and publish it atomically; see the module docstring."""
     directory = version_dir(model_dir, target.name, target.version)
@@ -134,6 +140,7 @@ def publish_model(
         model, feature_count, validation = _validate(temp, memory_map=size >= MEMORY_MAP_BYTES)
         sample = _fetch_sample(s3, obj.bucket, obj.key, target)
         signed = _sign(model, sample, validation)
+        _apply_version_policy(signed.signature, validation, version_policy)
         user_metadata = response.get("Metadata") or {}
         prepared = fast_path.prepare(
             model, feature_count, size, user_metadata, directory, policy, sample, signed.signature.inputs
@@ -252,6 +259,22 @@ def _sign(model: Any, sample: SampleFile | SampleError | None, validation: dict[
         "notes": [note, *signed.notes] if note else list(signed.notes),
     }
     return signed
+
+
+def _apply_version_policy(signature: Signature, validation: dict[str, Any], version_policy: str) -> None:
+    """Record the versions the model was saved with beside those serving it; under ``reject``, refuse a model
+    saved by another minor version (MODEL_VERSION_POLICY)."""
+    provenance = signature.provenance
+    if provenance is None:
+        return
+    validation["trained_with_sklearn"] = provenance.trained_with.get("scikit-learn")
+    mismatches = provenance.mismatches()
+    validation["version_mismatch"] = list(mismatches)
+    if mismatches and version_policy == "reject":
+        raise ModelInvalid(
+            f"the model was saved with {', '.join(mismatches)}; MODEL_VERSION_POLICY=reject refuses a model saved "
+            "by another minor version than the one serving it"
+        )
 
 
 def _download(response: dict[str, Any], temp: Path) -> tuple[int, bytes]:

@@ -26,6 +26,7 @@ locals {
       MODEL_REFRESH_SECONDS        = tostring(var.model_refresh_seconds)
       ALLOWED_MODEL_FORMATS        = join(",", var.allowed_model_formats)
       ONNX_FAST_PATH               = tostring(var.enable_onnx_fast_path)
+      MODEL_VERSION_POLICY         = var.model_version_policy
       POWERTOOLS_METRICS_NAMESPACE = "ServerlessSklearn"
       LOG_LEVEL                    = var.log_level
     },

@@ -93,9 +93,10 @@ def test_a_regressor_answers_as_it_does_locally(served: Served, name: str) -> No
     assert _runtime(served, name) == _expected_platform(served)
 
 
-def test_xgboost_converts_on_generated_rows_placed_on_its_splits(served: Served) -> None:
+@pytest.mark.parametrize("name", ["xgb-classifier", "xgb-pipeline"])
+def test_xgboost_converts_on_generated_rows_placed_on_its_splits(served: Served, name: str) -> None:
     features, labels = iris()
-    model = xgboost.XGBClassifier(n_estimators=TREES, n_jobs=1).fit(features, labels)
+    model = CLASSIFIERS[name]().fit(features, labels)
 
     assert served.publish("xgb", model)["published"] == 1
 
