@@ -23,6 +23,8 @@ from bench.timing import BenchError, ChildRun, median, run_child
 TARGETS = {False: 1.1, True: 0.4}
 # The DataFrame pipeline's fast path (one graph input per column) against joblib.load + predict(DataFrame).
 TABULAR_TARGETS = {False: 1.1, True: 0.3}
+# XGBoost and LightGBM (100 trees) on the fast path against joblib.load + predict.
+FAMILY_TARGET = 0.3
 RUNS = 7
 CHILD_TIMEOUT_SECONDS = 60.0
 BASELINE_CODE = "import sys, joblib; print(joblib.load(sys.argv[1]).predict({row}).tolist())"
@@ -46,6 +48,17 @@ def measure_cold(
             figures.append(replace(figure, target=TARGETS[fast]))
         figure = _measure(model_dir, fast, "DataFrame pipeline", tabular.NAME, frame_event, frame_code, scratch, runs)
         figures.append(replace(figure, target=TABULAR_TARGETS[fast]))
+    return figures
+
+
+def measure_families(model_dir: Path, models: list[IrisModel], scratch: Path, *, runs: int = RUNS) -> list[Figure]:
+    """XGBoost and LightGBM on the fast path (published into ``model_dir``) against joblib.load + predict."""
+    figures = []
+    for model in models:
+        event = v2_infer_event(model.name, ONE_ROW)
+        code = BASELINE_CODE.format(row=ONE_ROW)
+        figure = _measure(model_dir, True, model.label, model.name, event, code, scratch, runs)
+        figures.append(replace(figure, target=FAMILY_TARGET))
     return figures
 
 

@@ -1,4 +1,5 @@
-"""The models the figures serve: two iris classifiers, and the rows they are asked about."""
+"""The models the figures serve: two iris classifiers, an XGBoost and a LightGBM one, and the rows they are asked
+about."""
 
 from __future__ import annotations
 
@@ -30,6 +31,32 @@ def train_iris_models() -> list[IrisModel]:
         IrisModel("LR", "iris-lr", LogisticRegression(max_iter=1000).fit(features, labels)),
         IrisModel("RF", "iris-rf", RandomForestClassifier(n_estimators=100, random_state=0).fit(features, labels)),
     ]
+
+
+FAMILY_TREES = 100
+
+
+def train_family_models() -> list[IrisModel]:
+    """100-tree XGBoost and LightGBM classifiers on iris, through their scikit-learn APIs."""
+    import lightgbm
+    import xgboost
+    from sklearn.datasets import load_iris
+
+    features, labels = load_iris(return_X_y=True)
+    estimators: dict[tuple[str, str], Any] = {
+        ("XGBoost", "iris-xgb"): xgboost.XGBClassifier(n_estimators=FAMILY_TREES, n_jobs=1),
+        ("LightGBM", "iris-lgbm"): lightgbm.LGBMClassifier(n_estimators=FAMILY_TREES, verbose=-1, n_jobs=1),
+    }
+    return [IrisModel(label, name, estimator.fit(features, labels)) for (label, name), estimator in estimators.items()]
+
+
+def family_sample() -> bytes:
+    """The rows a team would check its model on, uploaded beside it as the probe set of the conversion."""
+    import json
+
+    from sklearn.datasets import load_iris
+
+    return json.dumps({"instances": load_iris().data[1::3].tolist()}).encode()
 
 
 def batch(rows: int = BATCH_ROWS) -> list[list[float]]:

@@ -54,10 +54,17 @@ def published_file(model_dir: Path, name: str) -> Path:
     return path
 
 
-def publish(s3: Any, models: Mapping[str, bytes], env: Mapping[str, str]) -> None:
-    """Upload each model as ``<name>.joblib`` and let the loader publish it into ``env["MODEL_DIR"]``."""
+def publish(
+    s3: Any, models: Mapping[str, bytes], env: Mapping[str, str], samples: Mapping[str, bytes] | None = None
+) -> None:
+    """Upload each model as ``<name>.joblib`` (after its ``<name>.sample.json`` when ``samples`` has one) and let
+    the loader publish it into ``env["MODEL_DIR"]``."""
     settings = Settings.from_env(env)
     with overlay(env):
+        for name, blob in (samples or {}).items():
+            key = f"{name}.sample.json"
+            put = s3.put_object(Bucket=BUCKET, Key=key, Body=blob)
+            process_event(s3, created_event(key, put, len(blob)), settings)
         for name, blob in models.items():
             key = f"{name}.joblib"
             put = s3.put_object(Bucket=BUCKET, Key=key, Body=blob)

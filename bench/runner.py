@@ -9,7 +9,7 @@ from typing import Any
 
 from bench import cold, loader, stack_rps, tabular, warm
 from bench.environment import function_settings
-from bench.models import IrisModel, joblib_bytes, train_iris_models
+from bench.models import IrisModel, family_sample, joblib_bytes, train_family_models, train_iris_models
 from bench.publishing import BUCKET, publish, s3_client
 from bench.results import Figure
 from local_stack.moto_server import moto_server
@@ -55,14 +55,22 @@ def _figures_from_s3(
     if "warm" in only or "cold" in only:
         progress("publishing them through the loader, with ONNX_FAST_PATH false and true")
         model_dirs = _publish_iris(s3, models, scratch)
+        progress("training XGBoost and LightGBM (100 trees) and publishing them with a sample, on the fast path")
+        families = train_family_models()
+        _publish_families(s3, families, model_dirs[True])
         if "warm" in only:
             progress("warm: handler against model.predict, in process")
             figures += _reported(warm.measure_warm(model_dirs, models, scale=plan.warm_scale), progress)
             progress("warm: a DataFrame pipeline asked with one V2 input per column, against pipeline.predict")
             figures += _reported(tabular.measure_tabular(model_dirs, scale=plan.warm_scale), progress)
+            progress("warm: XGBoost and LightGBM on the fast path, against model.predict")
+            figures += _reported(warm.measure_families(model_dirs[True], families, scale=plan.warm_scale), progress)
         if "cold" in only:
             progress("cold: fresh processes, handler against joblib.load + predict")
             figures += _reported(cold.measure_cold(model_dirs, models, scratch, runs=plan.cold_runs), progress)
+            progress("cold: XGBoost and LightGBM on the fast path")
+            cold_families = cold.measure_families(model_dirs[True], families, scratch, runs=plan.cold_runs)
+            figures += _reported(cold_families, progress)
     if "loader" in only:
         progress("loader: building and uploading the large model, then loader against aws s3 cp")
         large = loader.measure_loader(endpoint, scratch, rows=plan.loader_rows, pairs=plan.loader_pairs)
@@ -77,6 +85,11 @@ def _publish_iris(s3: Any, models: list[IrisModel], scratch: Path) -> dict[bool,
     for fast, model_dir in model_dirs.items():
         publish(s3, blobs, function_settings(model_dir, fast))
     return model_dirs
+
+
+def _publish_families(s3: Any, families: list[IrisModel], model_dir: Path) -> None:
+    blobs = {model.name: joblib_bytes(model.estimator) for model in families}
+    publish(s3, blobs, function_settings(model_dir, True), samples=dict.fromkeys(blobs, family_sample()))
 
 
 def _reported(figures: list[Figure], progress: Progress) -> list[Figure]:

@@ -21,9 +21,23 @@ from lambdas.common.settings import Settings
 from local_stack.lambda_context import LocalLambdaContext
 
 # One-row targets by (fast path, model); the 1,000-row batch has none.
-TARGETS = {(False, "LR"): 1.3, (False, "RF"): 1.05, (True, "LR"): 0.5, (True, "RF"): 0.05}
+TARGETS = {
+    (False, "LR"): 1.3,
+    (False, "RF"): 1.05,
+    (True, "LR"): 0.5,
+    (True, "RF"): 0.05,
+    (True, "XGBoost"): 0.1,
+    (True, "LightGBM"): 0.1,
+}
 # Enough timed pairs for a stable median; a forest's predict takes milliseconds, a logistic regression's microseconds.
-ITERATIONS = {("LR", 1): 3000, ("LR", 1000): 400, ("RF", 1): 400, ("RF", 1000): 100}
+ITERATIONS = {
+    ("LR", 1): 3000,
+    ("LR", 1000): 400,
+    ("RF", 1): 400,
+    ("RF", 1000): 100,
+    ("XGBoost", 1): 1000,
+    ("LightGBM", 1): 1000,
+}
 MICROSECONDS = 1e6
 
 
@@ -56,6 +70,19 @@ def measure_warm(model_dirs: Mapping[bool, Path], models: list[IrisModel], *, sc
     return figures
 
 
+def measure_families(model_dir: Path, models: list[IrisModel], *, scale: float = 1.0) -> list[Figure]:
+    """XGBoost and LightGBM, one row, on the fast path (ONNX_FAST_PATH true, published into ``model_dir``)."""
+    from lambdas.inference import handler
+
+    env = function_settings(model_dir, True)
+    with overlay(env):
+        handler.configure(Settings.from_env(env))
+        try:
+            return [_measure(handler, model, model_dir, True, Workload("1 row", ONE_ROW), scale) for model in models]
+        finally:
+            handler.configure(Settings.from_env())
+
+
 def _measure(
     handler: ModuleType, model: IrisModel, model_dir: Path, fast: bool, workload: Workload, scale: float
 ) -> Figure:
@@ -86,7 +113,7 @@ def _measure(
         ours=median(ours_times) * MICROSECONDS,
         baseline=median(baseline_times) * MICROSECONDS,
         unit="us (p50)",
-        target=TARGETS[(fast, model.label)] if len(workload.rows) == 1 else None,
+        target=TARGETS.get((fast, model.label)) if len(workload.rows) == 1 else None,
         context={
             "figure": "warm",
             "model": model.label,
