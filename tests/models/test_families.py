@@ -133,3 +133,30 @@ def test_the_metadata_names_the_family_and_the_version_serving_it(served: Served
     assert parameters["estimator"] == "sklearn.pipeline.Pipeline"
     assert set(parameters["libraries"]) == {"scikit-learn", family}
     assert parameters["served_with"][family] == version
+
+
+@pytest.mark.parametrize("family", ["xgboost", "lightgbm"])
+def test_a_dataframe_pipeline_ending_in_a_family_answers_every_form_as_locally(served: Served, family: str) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from tests.models.test_tabular import NUMBERS, STRINGS, churned, customers, every_form
+
+    final: Any = (
+        xgboost.XGBClassifier(n_estimators=TREES, max_depth=3, n_jobs=1)
+        if family == "xgboost"
+        else lightgbm.LGBMClassifier(n_estimators=TREES, num_leaves=8, verbose=-1, n_jobs=1)
+    )
+    preprocess = ColumnTransformer(
+        [("numbers", StandardScaler(), NUMBERS), ("strings", OneHotEncoder(handle_unknown="ignore"), STRINGS)]
+    )
+    train = customers(400)
+    model = Pipeline([("preprocess", preprocess), ("model", final)]).fit(train, churned(train))
+    asked = customers(6, seed=31)
+    assert served.publish("churn", model)["published"] == 1
+
+    expected = model.predict(asked).tolist()
+    for form, answer in every_form(served, "churn", asked).items():
+        assert answer == expected, form
+    assert _runtime(served, "churn") == _expected_platform(served)  # one graph input per column
