@@ -65,6 +65,21 @@ run "cidr_is_split_into_one_slash_20_per_zone" {
   }
 }
 
+run "a_slash_20_vpc_is_shared_by_its_zones" {
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    vpc_cidr = "10.9.0.0/20"
+  }
+
+  assert {
+    condition     = [for az in ["us-east-1a", "us-east-1b"] : aws_subnet.private[az].cidr_block] == ["10.9.0.0/21", "10.9.8.0/21"]
+    error_message = "a /20 VPC over two zones must give each a /21"
+  }
+}
+
 run "existing_vpc_is_used_as_given" {
   module {
     source = "./modules/network"
@@ -108,8 +123,71 @@ run "existing_vpc_behind_nat_may_open_https" {
 
   assert {
     condition     = length(aws_vpc_endpoint.s3) == 0 && aws_vpc_security_group_egress_rule.lambda_https["0.0.0.0/0"].to_port == 443
-    error_message = "HTTPS egress must replace the endpoint when asked"
+    error_message = "HTTPS egress must be added when asked"
   }
+}
+
+run "existing_vpc_with_its_own_s3_endpoint_keeps_https_to_s3" {
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    create_vpc         = false
+    vpc_id             = "vpc-0123456789abcdef0"
+    subnet_ids         = ["subnet-0aaaaaaaaaaaaaaaa"]
+    create_s3_endpoint = false
+  }
+
+  assert {
+    condition     = length(aws_vpc_endpoint.s3) == 0 && aws_vpc_security_group_egress_rule.lambda_s3[0].prefix_list_id == data.aws_ec2_managed_prefix_list.s3[0].id
+    error_message = "without a new endpoint the functions must still reach S3 through its managed prefix list"
+  }
+
+  assert {
+    condition     = data.aws_ec2_managed_prefix_list.s3[0].name == "com.amazonaws.us-east-1.s3"
+    error_message = "the prefix list must be S3's in the module's region"
+  }
+}
+
+run "existing_vpc_needs_route_tables_for_a_new_s3_endpoint" {
+  command = plan
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    create_vpc = false
+    vpc_id     = "vpc-0123456789abcdef0"
+    subnet_ids = ["subnet-0aaaaaaaaaaaaaaaa"]
+  }
+
+  expect_failures = [aws_security_group.lambda]
+}
+
+run "existing_subnets_must_lie_in_distinct_zones" {
+  command = plan
+
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    create_vpc      = false
+    vpc_id          = "vpc-0123456789abcdef0"
+    subnet_ids      = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    route_table_ids = ["rtb-0123456789abcdef0"]
+  }
+
+  override_data {
+    target = data.aws_subnet.given
+    values = {
+      availability_zone = "us-east-1a"
+    }
+  }
+
+  expect_failures = [aws_security_group.lambda]
 }
 
 run "existing_vpc_needs_its_id_and_subnets" {

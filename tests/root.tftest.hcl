@@ -37,9 +37,10 @@ run "defaults_compose_a_new_vpc_and_an_http_api" {
 
 run "existing_vpc_subnets_reach_the_functions" {
   variables {
-    create_vpc = false
-    vpc_id     = "vpc-0123456789abcdef0"
-    subnet_ids = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    create_vpc      = false
+    vpc_id          = "vpc-0123456789abcdef0"
+    subnet_ids      = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    route_table_ids = ["rtb-0123456789abcdef0"]
   }
 
   assert {

@@ -11,6 +11,21 @@ variables {
   lambda_security_group_id = "sg-0123456789abcdef0"
 }
 
+run "the_longest_name_gives_a_bucket_prefix_the_provider_accepts" {
+  module {
+    source = "./modules/storage"
+  }
+
+  variables {
+    name = "a-name-of-thirty-two-characters0"
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket.this.bucket_prefix) <= 37 && startswith(aws_s3_bucket.this.bucket_prefix, "a-name-of-thirty-two-characte")
+    error_message = "bucket_prefix must stay within the provider's 37 characters for any allowed name"
+  }
+}
+
 run "efs_defaults_to_elastic_throughput" {
   module {
     source = "./modules/storage"

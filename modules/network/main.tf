@@ -21,6 +21,11 @@ locals {
   private_subnets = var.create_vpc ? { for az, subnet in aws_subnet.private : az => subnet.id } : { for id in var.subnet_ids : id => id }
 
   route_table_ids = var.create_vpc ? [aws_route_table.private[0].id] : var.route_table_ids
+
+  # Each subnet is a /20 where the VPC has room for one per zone, else an equal share of the VPC: a /20 VPC over two
+  # zones gets two /21s.
+  vpc_prefix     = tonumber(split("/", var.vpc_cidr)[1])
+  subnet_newbits = max(20 - local.vpc_prefix, ceil(log(max(length(local.azs), 1), 2)))
 }
 
 resource "aws_vpc" "this" {
@@ -47,7 +52,7 @@ resource "aws_subnet" "private" {
 
   vpc_id                  = aws_vpc.this[0].id
   availability_zone       = each.key
-  cidr_block              = cidrsubnet(var.vpc_cidr, 20 - tonumber(split("/", var.vpc_cidr)[1]), each.value)
+  cidr_block              = cidrsubnet(var.vpc_cidr, local.subnet_newbits, each.value)
   map_public_ip_on_launch = false
 
   tags = merge({ Name = "${var.name}-private-${each.key}" }, var.tags)
@@ -67,6 +72,21 @@ resource "aws_route_table_association" "private" {
 
   subnet_id      = each.value.id
   route_table_id = aws_route_table.private[0].id
+}
+
+# The given subnets, to check they lie in distinct zones (EFS takes one mount target per zone).
+data "aws_subnet" "given" {
+  for_each = var.create_vpc ? toset([]) : toset(var.subnet_ids)
+
+  id = each.value
+}
+
+# The AWS-managed prefix list of S3 in this region: what any S3 gateway endpoint routes, so an existing endpoint's
+# destinations are known without creating a second one.
+data "aws_ec2_managed_prefix_list" "s3" {
+  count = var.create_s3_endpoint ? 0 : 1
+
+  name = "com.amazonaws.${data.aws_region.current.name}.s3"
 }
 
 resource "aws_vpc_endpoint" "s3" {
@@ -96,18 +116,29 @@ resource "aws_security_group" "lambda" {
       condition     = var.create_vpc || (var.vpc_id != null && length(var.subnet_ids) > 0)
       error_message = "vpc_id and subnet_ids are required when create_vpc is false."
     }
+
+    precondition {
+      condition     = var.create_vpc || !var.create_s3_endpoint || length(var.route_table_ids) > 0
+      error_message = "route_table_ids is empty: the S3 gateway endpoint would reach no subnet and the loader could not read S3. Give the route tables of subnet_ids, or set create_s3_endpoint = false when they already have an S3 gateway endpoint."
+    }
+
+    precondition {
+      condition     = length(distinct([for subnet in data.aws_subnet.given : subnet.availability_zone])) == length(data.aws_subnet.given)
+      error_message = "subnet_ids must lie in distinct availability zones: EFS has one mount target per zone, so a second subnet in a zone cannot get one."
+    }
   }
 }
 
+# HTTPS to S3 through the endpoint this module creates or, when the VPC already has one, through S3's prefix list.
 resource "aws_vpc_security_group_egress_rule" "lambda_s3" {
-  count = length(aws_vpc_endpoint.s3)
+  count = var.create_s3_endpoint && length(aws_vpc_endpoint.s3) == 0 ? 0 : 1
 
   security_group_id = aws_security_group.lambda.id
   description       = "HTTPS to S3 through the gateway endpoint"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  prefix_list_id    = aws_vpc_endpoint.s3[0].prefix_list_id
+  prefix_list_id    = var.create_s3_endpoint ? aws_vpc_endpoint.s3[0].prefix_list_id : data.aws_ec2_managed_prefix_list.s3[0].id
 
   tags = merge({ Name = "${var.name}-lambda-s3" }, var.tags)
 }

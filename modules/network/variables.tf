@@ -16,7 +16,7 @@ variable "create_vpc" {
 }
 
 variable "vpc_cidr" {
-  description = "CIDR block of the created VPC; each private subnet takes a /20 of it."
+  description = "CIDR block of the created VPC; each private subnet takes a /20 of it, or an equal share of a smaller VPC."
   type        = string
   default     = "10.42.0.0/16"
   nullable    = false
@@ -65,7 +65,7 @@ variable "route_table_ids" {
 }
 
 variable "create_s3_endpoint" {
-  description = "Create an S3 gateway endpoint (free) so the loader reaches S3 without a NAT gateway."
+  description = "Create an S3 gateway endpoint (free) so the loader reaches S3 without a NAT gateway; false when the route tables already have one (a second fails), which the functions then reach through S3's managed prefix list."
   type        = bool
   default     = true
 }

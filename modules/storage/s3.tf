@@ -1,6 +1,7 @@
+# The provider caps bucket_prefix at 37 characters (S3 adds a 26-character suffix to reach at most 63).
 resource "aws_s3_bucket" "this" {
   bucket        = var.bucket_name
-  bucket_prefix = var.bucket_name == null ? "${substr(var.name, 0, 30)}-models-" : null
+  bucket_prefix = var.bucket_name == null ? "${trimsuffix(substr(var.name, 0, 29), "-")}-models-" : null
   force_destroy = var.force_destroy
 
   tags = merge({ Name = "${var.name}-models" }, var.tags)

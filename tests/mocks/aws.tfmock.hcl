@@ -141,3 +141,9 @@ mock_resource "aws_cloudwatch_metric_alarm" {
     arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:test"
   }
 }
+
+mock_data "aws_ec2_managed_prefix_list" {
+  defaults = {
+    id = "pl-63a5400a"
+  }
+}
