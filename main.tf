@@ -28,6 +28,20 @@ module "storage" {
   efs_throughput_mode                = var.efs_throughput_mode
 }
 
+module "image" {
+  source = "./modules/image"
+
+  name                = var.name
+  tags                = var.tags
+  image_uri           = var.image_uri
+  image_builder       = var.image_builder
+  image_build_options = var.image_build_options
+  build_interpreter   = var.image_build_interpreter
+  source_dir          = path.module
+  architecture        = var.architecture
+  ecr_force_delete    = var.force_destroy
+}
+
 module "compute" {
   source = "./modules/compute"
 
@@ -44,10 +58,7 @@ module "compute" {
   enable_onnx_fast_path             = var.enable_onnx_fast_path
   onnx_max_model_bytes              = var.onnx_max_model_bytes
   model_version_policy              = var.model_version_policy
-  image_uri                         = var.image_uri
-  image_builder                     = var.image_builder
-  image_build_options               = var.image_build_options
-  source_dir                        = path.module
+  image_uri                         = module.image.image_uri
   architecture                      = var.architecture
   inference_memory_size             = var.inference_memory_size
   inference_timeout                 = var.inference_timeout
@@ -67,5 +78,20 @@ module "compute" {
   create_function_url               = var.create_function_url
   inference_5xx_alarm_threshold     = var.inference_5xx_alarm_threshold
   alarm_actions                     = var.alarm_actions
-  ecr_force_delete                  = var.force_destroy
+}
+
+# The image build moved from the compute module into its own: state follows, nothing is rebuilt or replaced.
+moved {
+  from = module.compute.aws_ecr_repository.this
+  to   = module.image.aws_ecr_repository.this[0]
+}
+
+moved {
+  from = module.compute.aws_ecr_lifecycle_policy.this
+  to   = module.image.aws_ecr_lifecycle_policy.this[0]
+}
+
+moved {
+  from = module.compute.terraform_data.image
+  to   = module.image.terraform_data.image
 }

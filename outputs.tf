@@ -40,12 +40,12 @@ output "inference_function_name" {
 
 output "ecr_repository_url" {
   description = "URL of the ECR repository for the image."
-  value       = module.compute.ecr_repository_url
+  value       = module.image.ecr_repository_url
 }
 
 output "image_uri" {
   description = "Image both functions run."
-  value       = module.compute.image_uri
+  value       = module.image.image_uri
 }
 
 output "loader_failure_queue_url" {

@@ -154,7 +154,13 @@ variable "image_builder" {
 }
 
 variable "image_build_options" {
-  description = "Extra options for the image build command."
+  description = "Extra options for the image build command; null uses the builder's own (--provenance=false for docker, none for podman and buildah)."
+  type        = list(string)
+  default     = null
+}
+
+variable "image_build_interpreter" {
+  description = "Interpreter of the POSIX shell image build script; null uses /bin/sh (on Windows, e.g. [\"bash\", \"-c\"] from Git for Windows or WSL)."
   type        = list(string)
   default     = null
 }

@@ -12,7 +12,7 @@ fi
 
 terraform fmt -check -recursive -diff
 
-for dir in . modules/network modules/storage modules/compute examples/complete examples/existing-vpc; do
+for dir in . modules/network modules/storage modules/image modules/compute examples/complete examples/existing-vpc; do
   echo "== $dir"
   # -lockfile=readonly: the committed lock files must already cover the mirrored provider.
   lock=()

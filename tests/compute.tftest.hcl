@@ -151,11 +151,6 @@ run "one_image_two_entry_points" {
     condition     = length(aws_lambda_function.inference.image_config) == 0
     error_message = "the inference function must use the image's own command"
   }
-
-  assert {
-    condition     = length(terraform_data.image) == 0
-    error_message = "nothing may be built when image_uri is given"
-  }
 }
 
 run "functions_read_their_settings_from_the_environment" {
@@ -442,29 +437,6 @@ run "provisioned_concurrency_is_served_through_an_alias" {
   }
 }
 
-run "image_is_built_from_docker_and_lambdas_with_a_content_hash_tag" {
-  command = plan
-
-  module {
-    source = "./modules/compute"
-  }
-
-  variables {
-    image_uri     = null
-    image_builder = "podman"
-  }
-
-  assert {
-    condition     = length(terraform_data.image) == 1
-    error_message = "the image must be built when image_uri is null"
-  }
-
-  assert {
-    condition     = can(regex("^[0-9a-f]{24}$", local.image_tag)) && contains(local.image_files, "lambdas/common/settings.py") && contains(local.image_files, "docker/requirements.txt")
-    error_message = "the tag must hash the files of docker/ and lambdas/"
-  }
-}
-
 run "rejects_unknown_model_formats" {
   command = plan
 
@@ -548,7 +520,6 @@ run "rejects_unknown_choices" {
     api_authorization_type = "JWT"
     log_level              = "TRACE"
     log_retention_days     = 10
-    ecr_keep_images        = 0
   }
 
   expect_failures = [
@@ -557,7 +528,6 @@ run "rejects_unknown_choices" {
     var.api_authorization_type,
     var.log_level,
     var.log_retention_days,
-    var.ecr_keep_images,
   ]
 }
 

@@ -1,7 +1,8 @@
-"""The compute module's image build: with image_uri unset, apply logs in to ECR, builds docker/ and pushes the image.
+"""The image module's build: with image_uri unset, apply logs in to ECR with the provider's token, builds docker/ and
+pushes the image, unless the registry already holds its tag.
 
-The provider is mocked and `aws` and the builder are stand-in scripts on PATH that record how they were called, so
-the real local-exec command runs without Docker or AWS.
+The provider is mocked, and `curl` and the builder are stand-in scripts on PATH that record how they were called, so
+the real local-exec command runs without Docker or AWS. No `aws` CLI is on PATH: the build must not need one.
 """
 
 from __future__ import annotations
@@ -26,29 +27,18 @@ mock_provider "aws" {
 
 run "apply_builds_and_pushes_the_image" {
   module {
-    source = "./modules/compute"
+    source = "./modules/image"
   }
 
   variables {
-    name                 = "test"
-    subnet_ids           = ["subnet-0aaaaaaaaaaaaaaaa"]
-    security_group_ids   = ["sg-0123456789abcdef0"]
-    bucket_name          = "test-models"
-    bucket_arn           = "arn:aws:s3:::test-models"
-    efs_file_system_arn  = "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-12345678"
-    efs_access_point_arn = "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-12345678"
-    image_builder        = "fake-builder --root /tmp/store"
-    architecture         = "arm64"
+    name          = "test"
+    image_builder = "fake-builder --root /tmp/store"
+    architecture  = "arm64"
   }
 
   assert {
-    condition     = aws_lambda_function.loader.image_uri == "REPOSITORY_URL:${local.image_tag}"
-    error_message = "the functions must run the pushed image"
-  }
-
-  assert {
-    condition     = aws_lambda_function.inference.image_uri == aws_lambda_function.loader.image_uri
-    error_message = "both functions must run the same image"
+    condition     = output.image_uri == "REPOSITORY_URL:${local.image_tag}"
+    error_message = "the module must give the pushed image"
   }
 }
 """.replace("REPOSITORY_URL", REPOSITORY_URL)
@@ -59,7 +49,8 @@ def _script(path: Path, body: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
-def test_apply_logs_in_builds_from_the_repository_root_and_pushes(tmp_path: Path) -> None:
+def _apply(tmp_path: Path, registry_status: int) -> list[str]:
+    """Run the build test in a copy of the repository; return the stand-ins' calls, in order."""
     workdir = tmp_path / "repo"
     workdir.mkdir()
     for name in ("modules", "lambdas", "docker"):
@@ -74,13 +65,16 @@ def test_apply_logs_in_builds_from_the_repository_root_and_pushes(tmp_path: Path
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls.log"
-    _script(bin_dir / "aws", f'echo "aws $*" >> {calls}\necho fake-password')
+    calls.touch()
+    # curl -w '%{http_code}' prints the status of the manifest HEAD request.
+    _script(bin_dir / "curl", f'echo "curl $*" >> {calls}\nprintf {registry_status}')
     _script(
         bin_dir / "fake-builder", f'echo "builder $*" >> {calls}\nif [ "$3" = login ]; then cat > {tmp_path}/pw; fi'
     )
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "aws").exists())
     env = {
         **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PATH": f"{bin_dir}:{path}",
         "TF_CLI_CONFIG_FILE": str(ROOT / "terraformrc"),
         "TF_IN_AUTOMATION": "1",
         "CHECKPOINT_DISABLE": "1",
@@ -100,23 +94,31 @@ def test_apply_logs_in_builds_from_the_repository_root_and_pushes(tmp_path: Path
     init = terraform("init", "-backend=false")
     assert init.returncode == 0, init.stdout + init.stderr
     result = terraform("test")
-
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = calls.read_text().splitlines()
+    return calls.read_text().splitlines()
+
+
+def test_apply_logs_in_with_the_providers_token_builds_from_the_repository_root_and_pushes(tmp_path: Path) -> None:
+    lines = _apply(tmp_path, 404)
+
     registry = REPOSITORY_URL.split("/")[0]
-    # The two sides of the login pipe start together, so they may log in either order.
-    assert sorted(lines[:2]) == [
-        "aws ecr get-login-password --region us-east-1",
-        f"builder --root /tmp/store login --username AWS --password-stdin {registry}",
-    ]
-    assert (tmp_path / "pw").read_text().strip() == "fake-password"
+    assert lines[0].startswith("curl ") and f"https://{registry}/v2/test/manifests/" in lines[0]
+    assert lines[1] == f"builder --root /tmp/store login --username AWS --password-stdin {registry}"
+    assert (tmp_path / "pw").read_text() == "fake-password"
     build = lines[2].split()
     tag = build[build.index("-t") + 1]
     assert tag.startswith(f"{REPOSITORY_URL}:") and len(tag.rsplit(":", 1)[1]) == 24
+    assert lines[0].endswith(f"/manifests/{tag.rsplit(':', 1)[1]}")
     assert build[:3] == ["builder", "--root", "/tmp/store"] and build[3] == "build"
     assert build[build.index("--platform") + 1] == "linux/arm64"
-    assert "--provenance=false" in build
-    assert build[build.index("-f") + 1] == f"{workdir}/docker/Dockerfile"
-    assert build[-1] == str(workdir)
+    assert "--provenance=false" not in build  # not docker: that flag is docker's own
+    assert build[build.index("-f") + 1] == f"{tmp_path}/repo/docker/Dockerfile"
+    assert build[-1] == str(tmp_path / "repo")
     assert lines[3] == f"builder --root /tmp/store push {tag}"
     assert len(lines) == 4, lines
+
+
+def test_a_tag_the_registry_already_holds_is_reused_not_built_again(tmp_path: Path) -> None:
+    lines = _apply(tmp_path, 200)
+
+    assert len(lines) == 1 and lines[0].startswith("curl "), lines

@@ -17,7 +17,7 @@ resource "aws_lambda_function" "loader" {
   description   = "Copies model files from S3 to EFS on bucket notifications"
   role          = aws_iam_role.loader.arn
   package_type  = "Image"
-  image_uri     = local.image_uri
+  image_uri     = var.image_uri
   architectures = [var.architecture]
   memory_size   = var.loader_memory_size
   timeout       = var.loader_timeout
@@ -47,7 +47,6 @@ resource "aws_lambda_function" "loader" {
     aws_cloudwatch_log_group.loader,
     aws_iam_role_policy.loader,
     aws_iam_role_policy_attachment.loader_eni,
-    terraform_data.image,
   ]
 }
 
@@ -56,7 +55,7 @@ resource "aws_lambda_function" "inference" {
   description                    = "Serves the models on EFS over HTTP"
   role                           = aws_iam_role.inference.arn
   package_type                   = "Image"
-  image_uri                      = local.image_uri
+  image_uri                      = var.image_uri
   architectures                  = [var.architecture]
   memory_size                    = var.inference_memory_size
   timeout                        = var.inference_timeout
@@ -83,7 +82,6 @@ resource "aws_lambda_function" "inference" {
     aws_cloudwatch_log_group.inference,
     aws_iam_role_policy.inference,
     aws_iam_role_policy_attachment.inference_eni,
-    terraform_data.image,
   ]
 }
 

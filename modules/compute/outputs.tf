@@ -43,14 +43,9 @@ output "inference_role_arn" {
   value       = aws_iam_role.inference.arn
 }
 
-output "ecr_repository_url" {
-  description = "URL of the ECR repository for the image."
-  value       = aws_ecr_repository.this.repository_url
-}
-
 output "image_uri" {
   description = "Image both functions run."
-  value       = local.image_uri
+  value       = var.image_uri
 }
 
 output "loader_failure_queue_url" {

@@ -91,29 +91,9 @@ variable "onnx_max_model_bytes" {
 }
 
 variable "image_uri" {
-  description = "Container image for both functions; null builds docker/ and pushes it to the module's ECR repository."
+  description = "Image both functions run (the image module's output, or one pushed by CI)."
   type        = string
-  default     = null
-}
-
-variable "image_builder" {
-  description = "Command that builds and pushes the image when image_uri is null (docker, podman, \"buildah --storage-driver vfs\")."
-  type        = string
-  default     = "docker"
   nullable    = false
-}
-
-variable "image_build_options" {
-  description = "Extra options for the image build command; Lambda needs a single-platform image manifest."
-  type        = list(string)
-  default     = ["--provenance=false"]
-  nullable    = false
-}
-
-variable "source_dir" {
-  description = "Repository root holding docker/ and lambdas/; null uses the one this module ships in."
-  type        = string
-  default     = null
 }
 
 variable "architecture" {
@@ -312,21 +292,4 @@ variable "alarm_actions" {
   description = "ARNs notified when an alarm fires or clears (e.g. an SNS topic)."
   type        = list(string)
   default     = []
-}
-
-variable "ecr_keep_images" {
-  description = "Images the ECR lifecycle policy keeps; older ones expire."
-  type        = number
-  default     = 10
-
-  validation {
-    condition     = var.ecr_keep_images >= 1
-    error_message = "ecr_keep_images must be at least 1."
-  }
-}
-
-variable "ecr_force_delete" {
-  description = "Let destroy delete the ECR repository while it still holds images."
-  type        = bool
-  default     = false
 }

@@ -131,6 +131,7 @@ mock_resource "aws_api_gateway_stage" {
 
 mock_resource "aws_ecr_repository" {
   defaults = {
+    registry_id    = "123456789012"
     arn            = "arn:aws:ecr:us-east-1:123456789012:repository/test"
     repository_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test"
   }
@@ -145,5 +146,12 @@ mock_resource "aws_cloudwatch_metric_alarm" {
 mock_data "aws_ec2_managed_prefix_list" {
   defaults = {
     id = "pl-63a5400a"
+  }
+}
+
+mock_data "aws_ecr_authorization_token" {
+  defaults = {
+    user_name = "AWS"
+    password  = "fake-password"
   }
 }

@@ -1,4 +1,8 @@
+data "aws_region" "current" {}
+
 resource "aws_ecr_repository" "this" {
+  count = local.build_image ? 1 : 0
+
   name                 = var.name
   image_tag_mutability = "IMMUTABLE"
   force_delete         = var.ecr_force_delete
@@ -15,7 +19,9 @@ resource "aws_ecr_repository" "this" {
 }
 
 resource "aws_ecr_lifecycle_policy" "this" {
-  repository = aws_ecr_repository.this.name
+  count = local.build_image ? 1 : 0
+
+  repository = aws_ecr_repository.this[0].name
   policy = jsonencode({
     rules = [{
       rulePriority = 1
@@ -30,6 +36,14 @@ resource "aws_ecr_lifecycle_policy" "this" {
   })
 }
 
+# The registry login comes from the provider's own credentials (profile, assumed role, SSO), so the image goes to
+# the account Terraform deploys into; the build needs no AWS CLI.
+data "aws_ecr_authorization_token" "this" {
+  count = local.build_image ? 1 : 0
+
+  registry_id = aws_ecr_repository.this[0].registry_id
+}
+
 locals {
   build_image = var.image_uri == null
   source_dir  = abspath(coalesce(var.source_dir, "${path.module}/../.."))
@@ -41,30 +55,38 @@ locals {
     [for file in fileset(local.source_dir, "lambdas/**") : file if !strcontains(file, "__pycache__") && !endswith(file, ".pyc")],
   )) : []
   image_tag = substr(sha256(join("\n", [for file in local.image_files : "${file} ${filesha256("${local.source_dir}/${file}")}"])), 0, 24)
+  image_uri = local.build_image ? "${aws_ecr_repository.this[0].repository_url}:${local.image_tag}" : var.image_uri
 
-  image_uri = local.build_image ? "${aws_ecr_repository.this.repository_url}:${local.image_tag}" : var.image_uri
+  # docker buildx adds provenance attestations, a multi-platform index Lambda refuses; podman and buildah write a
+  # single manifest and reject the flag.
+  builder = basename(split(" ", trimspace(var.image_builder))[0])
+  build_options = var.image_build_options != null ? var.image_build_options : (
+    local.builder == "docker" ? ["--provenance=false"] : []
+  )
 }
 
 resource "terraform_data" "image" {
   count = local.build_image ? 1 : 0
 
   triggers_replace = [local.image_uri]
+  input = {
+    image   = local.image_uri
+    builder = var.image_builder
+    options = local.build_options
+  }
 
   provisioner "local-exec" {
-    interpreter = ["/bin/bash", "-c"]
-    command     = <<-EOT
-      set -euo pipefail
-      aws ecr get-login-password --region "$REGION" | $BUILDER login --username AWS --password-stdin "$${IMAGE%%/*}"
-      $BUILDER build --platform "$PLATFORM" $OPTIONS -f "$SOURCE_DIR/docker/Dockerfile" -t "$IMAGE" "$SOURCE_DIR"
-      $BUILDER push "$IMAGE"
-    EOT
+    interpreter = var.build_interpreter
+    command     = file("${path.module}/build.sh")
     environment = {
       BUILDER    = var.image_builder
-      OPTIONS    = join(" ", var.image_build_options)
+      OPTIONS    = join(" ", local.build_options)
       IMAGE      = local.image_uri
       PLATFORM   = var.architecture == "arm64" ? "linux/arm64" : "linux/amd64"
-      REGION     = local.region
       SOURCE_DIR = local.source_dir
+      REGISTRY   = split("/", local.image_uri)[0]
+      USERNAME   = data.aws_ecr_authorization_token.this[0].user_name
+      PASSWORD   = data.aws_ecr_authorization_token.this[0].password
     }
   }
 }
