@@ -20,7 +20,7 @@ module "storage" {
   name                               = var.name
   tags                               = var.tags
   vpc_id                             = module.network.vpc_id
-  subnet_ids                         = module.network.private_subnets
+  subnet_ids                         = module.network.private_subnet_ids_by_key
   lambda_security_group_id           = module.network.lambda_security_group_id
   bucket_name                        = var.bucket_name
   force_destroy                      = var.force_destroy
@@ -73,6 +73,7 @@ module "compute" {
   log_retention_days                = var.log_retention_days
   api_type                          = var.api_type
   api_authorization_type            = var.api_authorization_type
+  api_jwt                           = var.api_jwt
   api_throttling                    = var.api_throttling
   cors                              = var.cors
   create_function_url               = var.create_function_url

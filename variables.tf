@@ -244,9 +244,18 @@ variable "api_type" {
 }
 
 variable "api_authorization_type" {
-  description = "Authorization of the API and function URL: NONE or AWS_IAM."
+  description = "Authorization of the API: NONE, AWS_IAM or JWT (HTTP API, with api_jwt); a function URL needs AWS_IAM."
   type        = string
   default     = null
+}
+
+variable "api_jwt" {
+  description = "Token issuer and audiences when api_authorization_type is JWT (HTTP API), e.g. a Cognito user pool's issuer URL and app client ID."
+  type = object({
+    issuer   = string
+    audience = list(string)
+  })
+  default = null
 }
 
 variable "api_throttling" {

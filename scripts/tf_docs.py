@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("modules/network", "modules/storage", "modules/image", "modules/compute")
+MODULES = (".", "modules/network", "modules/storage", "modules/image", "modules/compute")
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 
@@ -99,14 +99,17 @@ def _cell(text: str) -> str:
 
 
 def render(module_dir: Path) -> str:
+    """The tables; their headings sit one level below the README's own sections (#### in the project README)."""
     variables = parse_variables((module_dir / "variables.tf").read_text())
     outputs = parse_outputs((module_dir / "outputs.tf").read_text())
-    lines = ["## Inputs", "", "| Name | Description | Type | Default | Required |", "| --- | --- | --- | --- | :---: |"]
+    heading = "####" if module_dir.resolve() == ROOT else "##"
+    lines = [f"{heading} Inputs", "", "| Name | Description | Type | Default | Required |"]
+    lines.append("| --- | --- | --- | --- | :---: |")
     for var in variables:
         default = "n/a" if var.default is None else f"`{_cell(var.default)}`"
         required = "yes" if var.default is None else "no"
         lines.append(f"| `{var.name}` | {_cell(var.description)} | `{_cell(var.type)}` | {default} | {required} |")
-    lines += ["", "## Outputs", "", "| Name | Description |", "| --- | --- |"]
+    lines += ["", f"{heading} Outputs", "", "| Name | Description |", "| --- | --- |"]
     lines += [f"| `{out.name}` | {_cell(out.description)} |" for out in outputs]
     return "\n".join(lines)
 

@@ -68,8 +68,8 @@ run "defaults_cost_nothing_while_idle" {
   }
 
   assert {
-    condition     = aws_lambda_function.inference.memory_size == 10240 && aws_lambda_function.inference.timeout == 30
-    error_message = "inference defaults are 10240 MB and 30 s"
+    condition     = aws_lambda_function.inference.memory_size <= 3008 && aws_lambda_function.loader.memory_size <= 3008 && aws_lambda_function.inference.timeout == 28
+    error_message = "function defaults must fit a new account's 3,008 MB memory quota, and the inference timeout must end before the API's"
   }
 
   assert {
@@ -387,8 +387,8 @@ run "rest_api_and_function_url_as_options" {
   }
 
   assert {
-    condition     = length(aws_lambda_permission.function_url) == 0
-    error_message = "a function URL with IAM auth needs no public permission"
+    condition     = alltrue([for integration in aws_api_gateway_integration.rest : integration.timeout_milliseconds == 29000])
+    error_message = "the REST integration must wait one second longer than the function's 28 s, within API Gateway's 29 s"
   }
 
   assert {
@@ -397,7 +397,65 @@ run "rest_api_and_function_url_as_options" {
   }
 }
 
-run "an_open_function_url_is_callable_through_the_url_only" {
+run "a_jwt_authorizer_guards_the_http_api" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    api_authorization_type = "JWT"
+    api_jwt = {
+      issuer   = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example"
+      audience = ["app-client-id"]
+    }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_route.http[0].authorization_type == "JWT" && aws_apigatewayv2_route.http[0].authorizer_id == aws_apigatewayv2_authorizer.jwt[0].id
+    error_message = "the route must require a token checked by the JWT authorizer"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].issuer == var.api_jwt.issuer && aws_apigatewayv2_authorizer.jwt[0].identity_sources == toset(["$request.header.Authorization"])
+    error_message = "the authorizer must check bearer tokens of the given issuer"
+  }
+}
+
+run "jwt_needs_its_issuer_and_the_http_api" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    api_type               = "rest"
+    api_authorization_type = "JWT"
+  }
+
+  expect_failures = [aws_api_gateway_method.rest]
+}
+
+run "a_region_where_lambda_cannot_mount_efs_is_refused_at_plan" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  override_data {
+    target = data.aws_region.current
+    values = {
+      name = "ca-west-1"
+    }
+  }
+
+  expect_failures = [aws_lambda_function.loader]
+}
+
+run "a_public_function_url_is_refused_rather_than_opening_the_function" {
+  command = plan
+
   module {
     source = "./modules/compute"
   }
@@ -406,14 +464,95 @@ run "an_open_function_url_is_callable_through_the_url_only" {
     create_function_url = true
   }
 
-  assert {
-    condition     = aws_lambda_function_url.inference[0].authorization_type == "NONE" && length(aws_lambda_function_url.inference[0].cors) == 0
-    error_message = "the function URL must follow the default auth and CORS settings"
+  expect_failures = [aws_lambda_function_url.inference]
+}
+
+run "a_rest_api_refuses_a_function_that_outlives_it" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    api_type          = "rest"
+    inference_timeout = 29
+  }
+
+  expect_failures = [aws_lambda_function.inference]
+}
+
+run "an_http_api_refuses_a_function_that_outlives_it" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    inference_timeout = 30
+  }
+
+  expect_failures = [aws_lambda_function.inference]
+}
+
+run "provisioned_beyond_reserved_concurrency_is_refused" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    inference_reserved_concurrency    = 5
+    inference_provisioned_concurrency = 10
+  }
+
+  expect_failures = [aws_lambda_function.inference]
+}
+
+run "reserved_concurrency_on_a_new_account_is_refused_at_plan" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    inference_reserved_concurrency = 5
+  }
+
+  override_data {
+    target = data.aws_servicequotas_service_quota.lambda_concurrency
+    values = {
+      value = 10
+    }
+  }
+
+  expect_failures = [aws_lambda_function.inference]
+}
+
+run "reserved_concurrency_within_the_quota_is_accepted" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    inference_reserved_concurrency = 50
+  }
+
+  override_data {
+    target = data.aws_servicequotas_service_quota.lambda_concurrency
+    values = {
+      value = 1000
+    }
   }
 
   assert {
-    condition     = aws_lambda_permission.function_url[0].action == "lambda:InvokeFunctionUrl" && aws_lambda_permission.function_url[0].function_url_auth_type == "NONE"
-    error_message = "an open function URL needs a permission limited to URL calls"
+    condition     = aws_lambda_function.inference.reserved_concurrent_executions == 50
+    error_message = "a reservation the quota allows must be passed on"
   }
 }
 
@@ -517,7 +656,7 @@ run "rejects_unknown_choices" {
   variables {
     architecture           = "sparc"
     api_type               = "websocket"
-    api_authorization_type = "JWT"
+    api_authorization_type = "OAUTH"
     log_level              = "TRACE"
     log_retention_days     = 10
   }

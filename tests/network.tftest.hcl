@@ -47,6 +47,11 @@ run "private_subnets_without_nat_reach_s3_through_a_gateway_endpoint" {
     condition     = length(output.private_subnet_ids) == 2 && output.vpc_id == aws_vpc.this[0].id
     error_message = "outputs must describe the created VPC"
   }
+
+  assert {
+    condition     = aws_security_group.lambda.timeouts.delete == "60m" && alltrue([for subnet in aws_subnet.private : subnet.timeouts.delete == "60m"])
+    error_message = "destroy must wait out Lambda's removal of its network interfaces (up to 45 minutes)"
+  }
 }
 
 run "cidr_is_split_into_one_slash_20_per_zone" {
@@ -98,7 +103,7 @@ run "existing_vpc_is_used_as_given" {
   }
 
   assert {
-    condition     = output.private_subnets == tomap({ "subnet-0aaaaaaaaaaaaaaaa" = "subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb" = "subnet-0bbbbbbbbbbbbbbbb" })
+    condition     = output.private_subnet_ids_by_key == tomap({ "subnet-0aaaaaaaaaaaaaaaa" = "subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb" = "subnet-0bbbbbbbbbbbbbbbb" })
     error_message = "the given subnets must be passed on, keyed by ID"
   }
 

@@ -47,6 +47,28 @@ resource "aws_apigatewayv2_integration" "http" {
   timeout_milliseconds   = min(30000, var.inference_timeout * 1000 + 1000)
 }
 
+# Bearer tokens of an OIDC issuer (Cognito or any other), checked by API Gateway before the function is invoked.
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  count = local.create_http_api && var.api_authorization_type == "JWT" ? 1 : 0
+
+  api_id           = aws_apigatewayv2_api.http[0].id
+  name             = "${local.inference_name}-jwt"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = var.api_jwt.issuer
+    audience = var.api_jwt.audience
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.api_jwt != null
+      error_message = "api_authorization_type JWT needs api_jwt (the token issuer and audiences)."
+    }
+  }
+}
+
 # Every path goes to the function, which answers unknown paths and methods with JSON 404/405.
 resource "aws_apigatewayv2_route" "http" {
   count = local.create_http_api ? 1 : 0
@@ -55,6 +77,7 @@ resource "aws_apigatewayv2_route" "http" {
   route_key          = "$default"
   target             = "integrations/${aws_apigatewayv2_integration.http[0].id}"
   authorization_type = var.api_authorization_type
+  authorizer_id      = try(aws_apigatewayv2_authorizer.jwt[0].id, null)
 }
 
 resource "aws_apigatewayv2_stage" "http" {
@@ -140,6 +163,13 @@ resource "aws_api_gateway_method" "rest" {
   resource_id   = each.value
   http_method   = "ANY"
   authorization = var.api_authorization_type
+
+  lifecycle {
+    precondition {
+      condition     = var.api_authorization_type != "JWT"
+      error_message = "JWT authorization is for the HTTP API (api_type = \"http\"); the REST API takes NONE or AWS_IAM."
+    }
+  }
 }
 
 resource "aws_api_gateway_integration" "rest" {
@@ -151,6 +181,7 @@ resource "aws_api_gateway_integration" "rest" {
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
   uri                     = local.inference_invoke_arn
+  timeout_milliseconds    = min(29000, var.inference_timeout * 1000 + 1000)
 }
 
 resource "aws_api_gateway_deployment" "rest" {
@@ -208,6 +239,10 @@ resource "aws_lambda_permission" "rest_api" {
 
 # ---------------------------------------------------------------- Function URL (option)
 
+# Only with AWS_IAM auth: callers then need lambda:InvokeFunctionUrl and lambda:InvokeFunction in their own IAM
+# policies. A public URL (NONE) needs a resource policy granting everyone lambda:InvokeFunction under the condition
+# lambda:InvokedViaFunctionUrl, which this provider cannot express; granting it unconditioned would open the
+# function to direct invocation by anyone, so that combination is refused.
 resource "aws_lambda_function_url" "inference" {
   count = var.create_function_url ? 1 : 0
 
@@ -226,18 +261,13 @@ resource "aws_lambda_function_url" "inference" {
       max_age        = cors.value.max_age
     }
   }
-}
 
-# A function URL without IAM auth still needs a resource policy letting anyone call that URL (and only the URL).
-resource "aws_lambda_permission" "function_url" {
-  count = var.create_function_url && var.api_authorization_type == "NONE" ? 1 : 0
-
-  statement_id           = "AllowPublicFunctionUrl"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.inference.function_name
-  qualifier              = local.inference_qualifier
-  principal              = "*"
-  function_url_auth_type = "NONE"
+  lifecycle {
+    precondition {
+      condition     = var.api_authorization_type == "AWS_IAM"
+      error_message = "create_function_url needs api_authorization_type = \"AWS_IAM\": a public function URL needs a lambda:InvokeFunction grant to everyone restricted to function-URL calls, which hashicorp/aws 5.x cannot write. Use the API for public access."
+    }
+  }
 }
 
 locals {

@@ -43,6 +43,13 @@ resource "aws_lambda_function" "loader" {
 
   tags = merge({ Name = local.loader_name }, var.tags)
 
+  lifecycle {
+    precondition {
+      condition     = !contains(local.regions_without_lambda_efs, local.region)
+      error_message = "Lambda cannot mount EFS in ${local.region}, and both functions need it: deploy in another region."
+    }
+  }
+
   depends_on = [
     aws_cloudwatch_log_group.loader,
     aws_iam_role_policy.loader,
@@ -78,6 +85,23 @@ resource "aws_lambda_function" "inference" {
 
   tags = merge({ Name = local.inference_name }, var.tags)
 
+  lifecycle {
+    precondition {
+      condition     = var.inference_timeout <= (var.api_type == "rest" ? 28 : 29)
+      error_message = "inference_timeout is ${var.inference_timeout} s, but API Gateway stops waiting after ${var.api_type == "rest" ? 29 : 30} s and the client would get a 504 while the function runs on: use at most ${var.api_type == "rest" ? 28 : 29} s."
+    }
+
+    precondition {
+      condition     = var.inference_reserved_concurrency == null || var.inference_provisioned_concurrency <= coalesce(var.inference_reserved_concurrency, 0)
+      error_message = "inference_provisioned_concurrency (${var.inference_provisioned_concurrency}) cannot exceed inference_reserved_concurrency: provisioned environments come out of the reserved ones."
+    }
+
+    precondition {
+      condition     = local.account_concurrency == null || local.concurrency_asked <= local.concurrency_reservable
+      error_message = "The account's Lambda concurrency quota in this region is ${coalesce(local.account_concurrency, 0)}, and Lambda keeps up to 100 of it unreserved: reserving or provisioning ${local.concurrency_asked} fails. New accounts start at 10; ask for more in Service Quotas (Lambda, Concurrent executions), or leave both at their defaults."
+    }
+  }
+
   depends_on = [
     aws_cloudwatch_log_group.inference,
     aws_iam_role_policy.inference,
@@ -101,7 +125,20 @@ resource "aws_lambda_provisioned_concurrency_config" "inference" {
   provisioned_concurrent_executions = var.inference_provisioned_concurrency
 }
 
+# The account's concurrency quota, read only when the deployment reserves or provisions concurrency.
+data "aws_servicequotas_service_quota" "lambda_concurrency" {
+  count = local.concurrency_asked > 0 ? 1 : 0
+
+  service_code = "lambda"
+  quota_code   = "L-B99A9384" # Concurrent executions
+}
+
 locals {
+  concurrency_asked   = max(coalesce(var.inference_reserved_concurrency, 0), var.inference_provisioned_concurrency)
+  account_concurrency = try(data.aws_servicequotas_service_quota.lambda_concurrency[0].value, null)
+  # Lambda keeps up to 100 units of the quota for functions without a reservation.
+  concurrency_reservable = coalesce(local.account_concurrency, 0) - min(coalesce(local.account_concurrency, 0), 100)
+
   # The API and the function URL call the alias when provisioned concurrency is on, so they hit warm environments.
   inference_qualifier  = try(aws_lambda_alias.inference[0].name, null)
   inference_invoke_arn = try(aws_lambda_alias.inference[0].invoke_arn, aws_lambda_function.inference.invoke_arn)

@@ -84,15 +84,16 @@ resource "aws_iam_role" "inference" {
   tags = merge({ Name = local.inference_name }, var.tags)
 }
 
-# The network interfaces a function in a VPC needs; the AWS managed policy follows what Lambda requires.
+# What a function in a VPC needs, as the Lambda documentation lists it (network interfaces, DescribeSubnets, logs):
+# the AWS managed execution role for VPC access.
 resource "aws_iam_role_policy_attachment" "loader_eni" {
   role       = aws_iam_role.loader.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
 resource "aws_iam_role_policy_attachment" "inference_eni" {
   role       = aws_iam_role.inference.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
 resource "aws_iam_role_policy" "loader" {

@@ -9,6 +9,10 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
 
+  # Commercial regions where Lambda cannot mount EFS, from the Lambda file-system documentation (2026): New Zealand,
+  # Taipei, Malaysia, Mexico (Central), Thailand and Canada West (Calgary).
+  regions_without_lambda_efs = ["ap-southeast-6", "ap-east-2", "ap-southeast-5", "mx-central-1", "ap-southeast-7", "ca-west-1"]
+
   loader_name    = "${var.name}-loader"
   inference_name = "${var.name}-inference"
 

@@ -109,9 +109,9 @@ variable "architecture" {
 }
 
 variable "inference_memory_size" {
-  description = "Memory of the inference function in MB; CPU grows with it and half of it bounds the model cache."
+  description = "Memory of the inference function in MB. The default is the most a new account's Lambda quota accepts (3,008 MB); up to 10,240 MB once the quota is raised, buying a larger model cache (half of it by default) and up to 6 vCPUs."
   type        = number
-  default     = 10240
+  default     = 3008
   nullable    = false
 
   validation {
@@ -121,9 +121,9 @@ variable "inference_memory_size" {
 }
 
 variable "inference_timeout" {
-  description = "Timeout of the inference function in seconds; API Gateway gives up after 29-30 s anyway."
+  description = "Timeout of the inference function in seconds. API Gateway waits at most 29 s (REST) or 30 s (HTTP) for it, so with an API it must end first: at most 28 s (REST) or 29 s (HTTP); the integration waits one second more."
   type        = number
-  default     = 30
+  default     = 28
   nullable    = false
 
   validation {
@@ -241,14 +241,28 @@ variable "api_type" {
 }
 
 variable "api_authorization_type" {
-  description = "Authorization of the API and the function URL: NONE or AWS_IAM (SigV4-signed requests only)."
+  description = "Authorization of the API: NONE, AWS_IAM (SigV4-signed requests only) or JWT (HTTP API only: bearer tokens of the OIDC issuer in api_jwt, e.g. a Cognito user pool). The function URL takes AWS_IAM only."
   type        = string
   default     = "NONE"
   nullable    = false
 
   validation {
-    condition     = contains(["NONE", "AWS_IAM"], var.api_authorization_type)
-    error_message = "api_authorization_type must be NONE or AWS_IAM."
+    condition     = contains(["NONE", "AWS_IAM", "JWT"], var.api_authorization_type)
+    error_message = "api_authorization_type must be NONE, AWS_IAM or JWT."
+  }
+}
+
+variable "api_jwt" {
+  description = "The token issuer and accepted audiences when api_authorization_type is JWT, e.g. { issuer = \"https://cognito-idp.REGION.amazonaws.com/POOL_ID\", audience = [\"APP_CLIENT_ID\"] }."
+  type = object({
+    issuer   = string
+    audience = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.api_jwt == null || try(startswith(var.api_jwt.issuer, "https://") && length(var.api_jwt.audience) > 0, false)
+    error_message = "api_jwt needs an https:// issuer and at least one audience."
   }
 }
 

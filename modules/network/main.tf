@@ -56,6 +56,12 @@ resource "aws_subnet" "private" {
   map_public_ip_on_launch = false
 
   tags = merge({ Name = "${var.name}-private-${each.key}" }, var.tags)
+
+  # Lambda removes a deleted function's network interfaces in its own time, up to about 45 minutes: the subnet
+  # and the functions' group cannot go before them.
+  timeouts {
+    delete = "60m"
+  }
 }
 
 # No internet or NAT route: the functions reach S3 through the gateway endpoint and EFS inside the VPC.
@@ -108,6 +114,10 @@ resource "aws_security_group" "lambda" {
   vpc_id      = local.vpc_id
 
   tags = merge({ Name = "${var.name}-lambda" }, var.tags)
+
+  timeouts {
+    delete = "60m"
+  }
 
   lifecycle {
     create_before_destroy = true

@@ -8,7 +8,7 @@ output "private_subnet_ids" {
   value       = values(local.private_subnets)
 }
 
-output "private_subnets" {
+output "private_subnet_ids_by_key" {
   description = "Private subnet IDs keyed by availability zone (created) or by ID (given); keys are known at plan time."
   value       = local.private_subnets
 }

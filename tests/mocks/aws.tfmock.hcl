@@ -155,3 +155,9 @@ mock_data "aws_ecr_authorization_token" {
     password  = "fake-password"
   }
 }
+
+mock_data "aws_servicequotas_service_quota" {
+  defaults = {
+    value = 1000
+  }
+}
