@@ -253,6 +253,14 @@ run "iam_is_scoped_to_what_each_function_does" {
   }
 
   assert {
+    condition = alltrue([
+      for attachment in [aws_iam_role_policy_attachment.loader_eni, aws_iam_role_policy_attachment.inference_eni] :
+      attachment.policy_arn == "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    ])
+    error_message = "VPC functions need what the Lambda documentation lists (ec2:DescribeSubnets included): the VPC access execution role"
+  }
+
+  assert {
     condition = alltrue(flatten([
       for policy in [aws_iam_role_policy.loader.policy, aws_iam_role_policy.inference.policy] : [
         for statement in jsondecode(policy).Statement : [
