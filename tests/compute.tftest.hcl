@@ -395,6 +395,11 @@ run "rest_api_and_function_url_as_options" {
   }
 
   assert {
+    condition     = aws_api_gateway_rest_api.this[0].binary_media_types == tolist(["*/*"])
+    error_message = "the REST API must carry binary tensor bodies both ways"
+  }
+
+  assert {
     condition     = alltrue([for integration in aws_api_gateway_integration.rest : integration.timeout_milliseconds == 29000])
     error_message = "the REST integration must wait one second longer than the function's 28 s, within API Gateway's 29 s"
   }

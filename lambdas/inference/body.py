@@ -55,6 +55,31 @@ def check_media_type(content_type: str | None) -> None:
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type!r}")
 
 
+def body_bytes(body: Any, is_base64: bool, max_bytes: int) -> bytes:
+    """The body as bytes (a binary tensor request), refusing anything over max_bytes before decoding it."""
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise BadRequest("event body must be a string")
+    if is_base64:
+        if (len(body) // 4) * 3 > max_bytes + 3:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("request body is not valid base64") from None
+    else:
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        try:
+            data = body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("request body is not valid text") from None
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    return data
+
+
 def body_text(body: Any, is_base64: bool, max_bytes: int) -> str:
     """The body as text, refusing anything over max_bytes before decoding more than needed."""
     if body is None:

@@ -190,8 +190,13 @@ def _column_length(tensor: RequestInput) -> int:
     return shape[0]
 
 
-def _flat(data: list[Any], size: int, name: str) -> list[Any]:
+def _flat(data: list[Any] | np.ndarray, size: int, name: str) -> list[Any]:
     """The column's values as a flat list, nested one level at most ([[v], [v]] or [[a, b], [c, d]])."""
+    if isinstance(data, np.ndarray):  # binary tensor data, already shaped by its declared shape
+        if data.size != size:
+            raise BadRequest(f"input {name!r} has shape for {size} values but data holds {data.size}")
+        flat: list[Any] = data.reshape(-1).tolist()
+        return flat
     if len(data) == size and not any(isinstance(value, list) for value in data):
         return data
     flat = []

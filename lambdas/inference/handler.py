@@ -10,6 +10,7 @@ give the same answers.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from typing import Any
@@ -24,6 +25,8 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.common.settings import Settings
+from lambdas.inference import binary
+from lambdas.inference.binary import BinaryAnswer
 from lambdas.inference.errors import InferenceError
 from lambdas.inference.observability import count, flush, logger, set_request_id
 from lambdas.inference.routes import Route, configure, hot_route, rejection, router, server_fault
@@ -81,6 +84,16 @@ def _predict(
     except Exception:
         status, body = server_fault(context)
         return _response(status, body, {})
+    if isinstance(result, BinaryAnswer):
+        return {
+            "statusCode": 200,
+            "headers": {
+                "Content-Type": binary.CONTENT_TYPE,
+                "Inference-Header-Content-Length": str(len(result.header)),
+            },
+            "body": base64.b64encode(result.body).decode("ascii"),
+            "isBase64Encoded": True,
+        }
     return _response(200, result, {})
 
 

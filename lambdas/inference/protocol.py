@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lambdas.inference.errors import BadRequest
 from lambdas.inference.tensors import DATATYPES
 
@@ -21,12 +23,13 @@ _NO_PARAMETERS: Mapping[str, Any] = {}
 
 @dataclass(frozen=True)
 class RequestInput:
-    """One V2 input tensor: its declared name, shape and datatype, and its data as sent (flat or nested)."""
+    """One V2 input tensor: its declared name, shape and datatype, and its data as sent (flat or nested), or as the
+    array or strings the binary extension decoded."""
 
     name: str
     shape: tuple[int, ...]
     datatype: str
-    data: list[Any]
+    data: list[Any] | np.ndarray
     parameters: Mapping[str, Any]
 
     @property
@@ -130,7 +133,7 @@ def _input(tensor: Any) -> RequestInput:
     if not isinstance(datatype, str) or datatype not in _KNOWN_DATATYPES:
         raise BadRequest(f"input 'datatype' must be one of {', '.join(DATATYPES)}")
     data = tensor.get("data")
-    if not isinstance(data, list):
+    if not isinstance(data, list | np.ndarray):
         raise BadRequest("input 'data' must be a list, flat or nested")
     return RequestInput(name=name, shape=tuple(shape), datatype=datatype, data=data, parameters=parameters)
 

@@ -13,7 +13,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from lambdas.common.settings import Settings
-from lambdas.inference.body import header, read_json_object
+from lambdas.inference import binary
+from lambdas.inference.binary import BinaryAnswer
+from lambdas.inference.body import body_bytes, header, read_json_object
 from lambdas.inference.errors import InferenceError, MethodNotAllowed
 from lambdas.inference.observability import count, logger
 from lambdas.inference.service import InferenceService
@@ -46,8 +48,12 @@ def json_body(event: dict[str, Any], *, optional: bool = False) -> dict[str, Any
     )
 
 
-def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
-    return service().v2_infer(name, version, json_body(event))
+def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any] | BinaryAnswer:
+    header_length = header(event.get("headers"), binary.HEADER_LENGTH)
+    if header_length is None:
+        return service().v2_infer(name, version, json_body(event))
+    raw = body_bytes(event.get("body"), bool(event.get("isBase64Encoded")), service().settings.max_request_bytes)
+    return service().v2_infer(name, version, binary.read_request(raw, header_length.strip()))
 
 
 def v1_predict(event: dict[str, Any], name: str) -> dict[str, Any]:

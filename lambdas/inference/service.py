@@ -7,7 +7,8 @@ from typing import Any
 from lambdas.common.repository import list_models, list_refused_models, parse_version
 from lambdas.common.settings import Settings
 from lambdas.common.signature import Signature
-from lambdas.inference import codecs, protocol
+from lambdas.inference import binary, codecs, protocol
+from lambdas.inference.binary import BinaryAnswer
 from lambdas.inference.cache import LoadedModel, ModelCache
 from lambdas.inference.codecs import Batch
 from lambdas.inference.errors import BadRequest, ModelNotFound
@@ -59,14 +60,18 @@ class InferenceService:
             **metadata_tensors(model.signature),
         }
 
-    def v2_infer(self, name: str, version: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    def v2_infer(self, name: str, version: str | None, body: dict[str, Any]) -> dict[str, Any] | BinaryAnswer:
         request = protocol.parse_v2(body)
         model = self.model(name, version)
         batch = codecs.decode(request, model.signature.inputs)
         response: dict[str, Any] = {"model_name": name, "model_version": str(model.version)}
         if request.id is not None:
             response["id"] = request.id
-        response["outputs"] = [output_tensor(output, _predict(model, batch, output)) for output in request.outputs]
+        answers = {output: _predict(model, batch, output) for output in request.outputs}
+        every, named = binary.wanted(body)
+        if every or named:
+            return binary.answer(response, answers, every, named)
+        response["outputs"] = [output_tensor(output, values) for output, values in answers.items()]
         return response
 
     def repository_index(self, body: dict[str, Any]) -> list[dict[str, Any]]:

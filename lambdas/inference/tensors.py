@@ -105,7 +105,7 @@ def _product(shape: list[int]) -> int:
     return product
 
 
-def _as_array(data: list[Any]) -> Array:
+def _as_array(data: list[Any] | Array) -> Array:
     try:
         return np.asarray(data)
     except (ValueError, TypeError, OverflowError, RecursionError):

@@ -129,6 +129,10 @@ resource "aws_api_gateway_rest_api" "this" {
   name        = local.inference_name
   description = "Inference API of ${var.name}"
 
+  # Binary tensor requests reach the function base64-encoded, and its base64 answers go back as bytes, whatever
+  # the client's Content-Type and Accept (tritonclient sets neither to a binary type); JSON answers pass as text.
+  binary_media_types = ["*/*"]
+
   endpoint_configuration {
     types = ["REGIONAL"]
   }

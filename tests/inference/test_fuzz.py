@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,8 @@ def _named_model() -> Any:
 def _assert_not_a_server_error(handler: ModuleType, event: dict[str, Any]) -> None:
     response = handler.lambda_handler(event, FakeContext())
     assert response["statusCode"] < 500, response["body"]
+    if response["statusCode"] == 200 and response["isBase64Encoded"]:  # a binary tensor answer
+        return
     body = response_json(response)
     if response["statusCode"] >= 400:
         assert isinstance(body, dict) and set(body) == {"error"}
@@ -197,3 +200,49 @@ def test_arbitrary_paths_and_methods_never_fail_the_server(
 ) -> None:
     path = "/" + "/".join(segments)
     _assert_not_a_server_error(served, event_for(event_format, method, path, raw_body="{}"))
+
+
+# Binary tensor requests: a JSON header (often a valid one) and any bytes after it, with any declared sizes.
+binary_tensors = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["input-0", "age", "income", "city"]),
+        "shape": shapes,
+        "datatype": st.sampled_from((*DATATYPES, "FP8")),
+        "parameters": st.one_of(
+            st.fixed_dictionaries({"binary_data_size": st.one_of(st.integers(-4, 80), json_values)}), json_values
+        ),
+    },
+    optional={"data": data},
+)
+binary_headers = st.fixed_dictionaries(
+    {"inputs": st.lists(binary_tensors, max_size=3)},
+    optional={
+        "outputs": st.lists(
+            st.fixed_dictionaries(
+                {"name": st.sampled_from(["predict", "predict_proba"])},
+                optional={"parameters": st.fixed_dictionaries({"binary_data": st.booleans() | json_values})},
+            ),
+            max_size=2,
+        ),
+        "parameters": st.one_of(st.fixed_dictionaries({"binary_data_output": st.booleans()}), json_values),
+    },
+)
+
+
+@FUZZ
+@given(
+    header=binary_headers,
+    payload=st.binary(max_size=96),
+    declared=st.one_of(st.none(), st.text(max_size=6), st.integers(-3, 400).map(str)),
+    path=st.sampled_from(["/v2/models/iris/infer", "/v2/models/words/infer", "/v2/models/churn/infer"]),
+)
+def test_generated_binary_tensor_requests_never_fail_the_server(
+    served: ModuleType, header: Any, payload: bytes, declared: str | None, path: str
+) -> None:
+    text = json.dumps(header).encode()
+    event = event_for("http", "POST", path)
+    event["body"] = base64.b64encode(text + payload).decode()
+    event["isBase64Encoded"] = True
+    event["headers"]["inference-header-content-length"] = str(len(text)) if declared is None else declared
+    event["headers"]["content-type"] = "application/octet-stream"
+    _assert_not_a_server_error(served, event)
