@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from tests.helpers import load_event
 
@@ -38,16 +41,54 @@ def v2_infer_event(model: str, rows: list[list[float]]) -> dict[str, Any]:
     return http_api_event("POST", f"/v2/models/{model}/infer", v2_request(rows))
 
 
+def v2_binary_infer_event(model: str, rows: list[list[float]]) -> dict[str, Any]:
+    """The same request with the binary tensor extension, as tritonclient sends it: the rows as little-endian FP64
+    bytes after the JSON header, and the labels asked back as bytes."""
+    data = np.asarray(rows, dtype="<f8").tobytes()
+    header = {
+        "inputs": [
+            {
+                "name": INPUT_NAME,
+                "shape": [len(rows), len(rows[0])],
+                "datatype": "FP64",
+                "parameters": {"binary_data_size": len(data)},
+            }
+        ],
+        "outputs": [{"name": "predict", "parameters": {"binary_data": True}}],
+    }
+    text = json.dumps(header).encode()
+    event = http_api_event("POST", f"/v2/models/{model}/infer")
+    event["body"] = base64.b64encode(text + data).decode()
+    event["isBase64Encoded"] = True
+    event["headers"].update(
+        {"inference-header-content-length": str(len(text)), "content-type": "application/octet-stream"}
+    )
+    return event
+
+
 def v2_metadata_event(model: str) -> dict[str, Any]:
     return http_api_event("GET", f"/v2/models/{model}")
 
 
 def answer_body(response: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body of a handler's 200 answer; ValueError with the status and body otherwise."""
+    """The JSON body of a handler's 200 answer (a binary answer's outputs decoded into ``data``); ValueError with
+    the status and body otherwise."""
     if response.get("statusCode") != 200:
         raise ValueError(f"status {response.get('statusCode')}: {str(response.get('body'))[:300]}")
-    body: dict[str, Any] = json.loads(response["body"])
-    return body
+    if not response.get("isBase64Encoded"):
+        body: dict[str, Any] = json.loads(response["body"])
+        return body
+    raw = base64.b64decode(response["body"])
+    length = int(response["headers"]["Inference-Header-Content-Length"])
+    header: dict[str, Any] = json.loads(raw[:length])
+    offset = length
+    for output in header["outputs"]:
+        size = output.get("parameters", {}).get("binary_data_size")
+        if size is not None:
+            dtype = {"INT64": "<i8", "FP64": "<f8", "FP32": "<f4", "INT32": "<i4", "BOOL": "?"}[output["datatype"]]
+            output["data"] = np.frombuffer(raw[offset : offset + size], dtype=dtype).tolist()
+            offset += size
+    return header
 
 
 def predict_output(body: Mapping[str, Any]) -> list[Any]:

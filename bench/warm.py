@@ -12,7 +12,14 @@ import joblib
 import numpy as np
 
 from bench.environment import PATH_NAMES, function_settings, overlay
-from bench.events import answer_body, predict_output, served_runtime, v2_infer_event, v2_metadata_event
+from bench.events import (
+    answer_body,
+    predict_output,
+    served_runtime,
+    v2_binary_infer_event,
+    v2_infer_event,
+    v2_metadata_event,
+)
 from bench.models import ONE_ROW, IrisModel, batch
 from bench.publishing import published_file
 from bench.results import Figure
@@ -41,10 +48,19 @@ ITERATIONS = {
 MICROSECONDS = 1e6
 
 
+# 1,000-row targets by (fast path, model, body form).
+BATCH_TARGETS = {(False, "LR", "JSON"): 2.5, (False, "LR", "binary"): 1.5, (True, "RF", "binary"): 0.25}
+
+
 @dataclass(frozen=True)
 class Workload:
     label: str
     rows: list[list[float]]
+    binary: bool = False  # the binary tensor extension instead of JSON numbers
+
+    @property
+    def form(self) -> str:
+        return "binary" if self.binary else "JSON"
 
 
 def measure_warm(model_dirs: Mapping[bool, Path], models: list[IrisModel], *, scale: float = 1.0) -> list[Figure]:
@@ -55,7 +71,11 @@ def measure_warm(model_dirs: Mapping[bool, Path], models: list[IrisModel], *, sc
     from lambdas.inference import handler
 
     rows = batch()
-    workloads = [Workload("1 row", ONE_ROW), Workload(f"{len(rows):,} rows", rows)]
+    workloads = [
+        Workload("1 row", ONE_ROW),
+        Workload(f"{len(rows):,} rows", rows),
+        Workload(f"{len(rows):,} rows, binary tensors", rows, binary=True),
+    ]
     figures: list[Figure] = []
     for fast, model_dir in model_dirs.items():
         env = function_settings(model_dir, fast)
@@ -91,7 +111,7 @@ def _measure(
     model_file = published_file(model_dir, model.name)
     estimator = joblib.load(model_file)
     features = np.asarray(workload.rows)
-    event = v2_infer_event(model.name, workload.rows)
+    event = (v2_binary_infer_event if workload.binary else v2_infer_event)(model.name, workload.rows)
 
     def ours() -> Any:
         return handler.lambda_handler(event, context)
@@ -113,11 +133,16 @@ def _measure(
         ours=median(ours_times) * MICROSECONDS,
         baseline=median(baseline_times) * MICROSECONDS,
         unit="us (p50)",
-        target=TARGETS.get((fast, model.label)) if len(workload.rows) == 1 else None,
+        target=(
+            TARGETS.get((fast, model.label))
+            if len(workload.rows) == 1
+            else BATCH_TARGETS.get((fast, model.label, workload.form))
+        ),
         context={
             "figure": "warm",
             "model": model.label,
             "rows": len(workload.rows),
+            "body": workload.form,
             "onnx_fast_path": fast,
             "runtime": served,
             "iterations": iterations,

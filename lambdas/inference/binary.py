@@ -166,7 +166,8 @@ def answer(response: dict[str, Any], answers: dict[str, Array], every: bool, nam
             chunks.append(chunk)
         else:
             outputs.append(output_tensor(name, values))
-    return BinaryAnswer(header=orjson.dumps({**response, "outputs": outputs}), payload=b"".join(chunks))
+    header = orjson.dumps({**response, "outputs": outputs}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return BinaryAnswer(header=header, payload=b"".join(chunks))
 
 
 def _encode(values: Array) -> bytes:

@@ -10,12 +10,10 @@ give the same answers.
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 from typing import Any
 
-import orjson
+import pybase64
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
@@ -29,7 +27,7 @@ from lambdas.inference import binary
 from lambdas.inference.binary import BinaryAnswer
 from lambdas.inference.errors import InferenceError
 from lambdas.inference.observability import count, flush, logger, set_request_id
-from lambdas.inference.routes import Route, configure, hot_route, rejection, router, server_fault
+from lambdas.inference.routes import Route, configure, encode_json, hot_route, rejection, router, server_fault
 
 __all__ = ["configure", "lambda_handler"]
 
@@ -38,7 +36,6 @@ UNSUPPORTED_EVENT = (
     "or Lambda function URL request"
 )
 _JSON_HEADERS = {"Content-Type": "application/json"}
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
 _http_api = APIGatewayHttpResolver()
 _rest_api = APIGatewayRestResolver()
 _function_url = LambdaFunctionUrlResolver()
@@ -91,7 +88,7 @@ def _predict(
                 "Content-Type": binary.CONTENT_TYPE,
                 "Inference-Header-Content-Length": str(len(result.header)),
             },
-            "body": base64.b64encode(result.body).decode("ascii"),
+            "body": pybase64.b64encode(result.body).decode("ascii"),
             "isBase64Encoded": True,
         }
     return _response(200, result, {})
@@ -101,16 +98,9 @@ def _response(status: int, body: Any, headers: dict[str, str]) -> dict[str, Any]
     return {
         "statusCode": status,
         "headers": {**_JSON_HEADERS, **headers} if headers else _JSON_HEADERS.copy(),
-        "body": _encode(body),
+        "body": encode_json(body),
         "isBase64Encoded": False,
     }
-
-
-def _encode(body: Any) -> str:
-    try:
-        return orjson.dumps(body).decode()
-    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the standard encoder takes it
-        return _ENCODER.encode(body)
 
 
 def _classify(event: Any) -> tuple[ApiGatewayResolver, str, str] | None:

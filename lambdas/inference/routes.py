@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -141,7 +143,13 @@ _HOT = tuple((route, pattern) for route, pattern in _PATTERNS if route.hot)
 
 def _resolved(route: Route) -> Callable[..., Any]:
     def answer(**parameters: str) -> Any:
-        return route.handler(router.current_event.raw_event, **parameters)
+        result = route.handler(router.current_event.raw_event, **parameters)
+        if isinstance(result, BinaryAnswer):
+            headers = {binary.HEADER_NAME: str(len(result.header))}
+            return Response(status_code=200, content_type=binary.CONTENT_TYPE, body=result.body, headers=headers)
+        if isinstance(result, dict):  # encoded here, as the handler encodes it: output tensors hold numpy arrays
+            return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode_json(result))
+        return result
 
     answer.__name__ = f"{route.handler.__name__}_{len(route.path)}"
     return answer
@@ -205,3 +213,14 @@ def server_fault(context: Any) -> tuple[int, dict[str, str]]:
 
 def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def encode_json(body: Any) -> str:
+    """A response body as JSON text; output tensors' numpy arrays are written by orjson itself (NaN as null)."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the standard encoder takes it
+        return _ENCODER.encode(body)

@@ -75,12 +75,15 @@ def instances(rows: Any, feature_count: int | None, field: str) -> Array:
 
 
 def output_tensor(name: str, values: Array) -> dict[str, Any]:
-    """A prediction as a V2 output tensor: shape, datatype from its dtype, data flattened row-major."""
+    """A prediction as a V2 output tensor: shape, datatype from its dtype, data flattened row-major. Numbers stay a
+    numpy array, which the handler's JSON encoder writes without a Python object per element."""
+    flat = values.reshape(-1)
+    numeric = flat.dtype.kind in "biuf" and flat.dtype.isnative
     return {
         "name": name,
         "shape": list(values.shape),
         "datatype": datatype_of(values.dtype),
-        "data": json_values(values.reshape(-1)),
+        "data": np.ascontiguousarray(flat) if numeric else json_values(flat),
     }
 
 
