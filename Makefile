@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CLI_CONFIG_FILE := $(CURDIR)/terraformrc
 
-.PHONY: help venv demo serve test lint pytest bench
+.PHONY: help venv demo serve test lint pytest bench bench-peers
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ pytest: venv ## Python tests (unit, moto, end to end)
 
 bench: venv ## Benchmarks (a few minutes): ratios to baselines run side by side; writes bench/results.json
 	$(PY) -m bench
+
+bench-peers: venv ## The local stack against MLServer 1.7.1 (its own cache venv, Python 3.12/3.11); writes bench/peers.json
+	$(PY) -m bench.peers
 
 test: lint tf-test checkov hadolint image-test pytest ## Everything CI runs; pytest last, so its summary closes the run
 
