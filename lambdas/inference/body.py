@@ -57,26 +57,38 @@ def check_media_type(content_type: str | None) -> None:
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type!r}")
 
 
+def _decoded(body: str, max_bytes: int) -> bytes:
+    """A base64 body's bytes; four characters carry three bytes, so an oversized body is refused before decoding."""
+    if (len(body) // 4) * 3 > max_bytes + 3:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    try:
+        data = pybase64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("request body is not valid base64") from None
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    return data
+
+
+def _string(body: Any) -> str | None:
+    if body is not None and not isinstance(body, str):
+        raise BadRequest("event body must be a string")
+    return body
+
+
 def body_bytes(body: Any, is_base64: bool, max_bytes: int) -> bytes:
     """The body as bytes (a binary tensor request), refusing anything over max_bytes before decoding it."""
-    if body is None:
+    text = _string(body)
+    if text is None:
         return b""
-    if not isinstance(body, str):
-        raise BadRequest("event body must be a string")
     if is_base64:
-        if (len(body) // 4) * 3 > max_bytes + 3:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-        try:
-            data = pybase64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest("request body is not valid base64") from None
-    else:
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-        try:
-            data = body.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadRequest("request body is not valid text") from None
+        return _decoded(text, max_bytes)
+    if len(text) > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("request body is not valid text") from None
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
     return data
@@ -84,34 +96,24 @@ def body_bytes(body: Any, is_base64: bool, max_bytes: int) -> bytes:
 
 def body_text(body: Any, is_base64: bool, max_bytes: int) -> str:
     """The body as text, refusing anything over max_bytes before decoding more than needed."""
-    if body is None:
+    text = _string(body)
+    if text is None:
         return ""
-    if not isinstance(body, str):
-        raise BadRequest("event body must be a string")
     if is_base64:
-        # Four base64 characters carry three bytes: refuse from the encoded length before decoding.
-        if (len(body) // 4) * 3 > max_bytes + 3:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
         try:
-            data = pybase64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest("request body is not valid base64") from None
-        if len(data) > max_bytes:
-            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-        try:
-            return data.decode("utf-8")
+            return _decoded(text, max_bytes).decode("utf-8")
         except UnicodeDecodeError:
             raise UnsupportedMediaType("request body is not UTF-8 JSON") from None
-    if len(body) > max_bytes:  # every character takes at least one byte
+    if len(text) > max_bytes:  # every character takes at least one byte
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    if not body.isascii():
+    if not text.isascii():
         try:
-            size = len(body.encode("utf-8"))
+            size = len(text.encode("utf-8"))
         except UnicodeEncodeError:
             raise UnsupportedMediaType("request body is not UTF-8 JSON") from None
         if size > max_bytes:
             raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    return body
+    return text
 
 
 def parse_json(text: str) -> Any:
