@@ -30,6 +30,7 @@ from lambdas.common.repository import (
 from lambdas.common.signature import Signature, SignatureError
 from lambdas.common.verdicts import Verdict, read_verdict
 from lambdas.inference.errors import ModelNotFound, ModelUnavailable
+from lambdas.inference.memory import object_bytes, resident_bytes
 from lambdas.inference.observability import logger
 from lambdas.inference.runtimes import OnnxRunner, Runner, SklearnRunner
 
@@ -57,11 +58,12 @@ class LoadedModel:
     runner: Runner
     stamp: FileStamp  # of the file chosen to serve: model.onnx when the fast path serves, else the model file
     signature: Signature
+    memory_bytes: int = 0  # what loading it took (see lambdas.inference.memory)
 
     @property
     def size_bytes(self) -> int:
-        """What the model is assumed to cost in memory: its file size, at least one byte."""
-        return max(self.stamp.size, 1)
+        """What the model costs in the cache: what loading it took, never less than its file, at least one byte."""
+        return max(self.memory_bytes, self.stamp.size, 1)
 
     @property
     def feature_count(self) -> int | None:
@@ -99,6 +101,7 @@ class ModelCache:
         serve_onnx: bool = False,
         on_event: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        measure_resident: bool = True,
     ) -> None:
         self.model_dir = model_dir
         self.max_bytes = max_bytes
@@ -107,6 +110,7 @@ class ModelCache:
         self._serve_onnx = serve_onnx
         self._on_event = on_event
         self._clock = clock
+        self._measure_resident = measure_resident  # off: only what a model holds, the same figure on every load
         self._lock = threading.Lock()
         self._load_locks = [threading.Lock() for _ in range(_LOAD_LOCK_STRIPES)]
         self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
@@ -187,6 +191,8 @@ class ModelCache:
         if entry is not None and (stamp == entry.failed_stamp or (entry.model and entry.model.stamp == stamp)):
             self._store(key, _Entry(entry.model, now, entry.failed_stamp, entry.failure))
             return _served(entry)
+        if stamp.size > self.max_bytes:  # a model takes at least its file in memory: not loaded at all
+            return self._too_large(key, entry, now, stamp, stamp.size, "at least")
         try:
             model = self._load(name, version, path, stamp, model_file)
         except ModelLoadError as error:
@@ -204,23 +210,50 @@ class ModelCache:
             failed = _Entry(kept, now, stamp, failure)
             self._store(key, failed)
             return _served(failed)
+        if model.size_bytes > self.max_bytes:
+            needed = model.size_bytes
+            del model  # dropped before the refusal, so the memory it took goes back
+            return self._too_large(key, entry, now, stamp, needed, "")
         self._emit("ModelLoaded")
         logger.info(
             "model loaded",
-            extra={"model": name, "version": version, "bytes": model.size_bytes, "runtime": model.runner.runtime},
+            extra={
+                "model": name,
+                "version": version,
+                "bytes": model.size_bytes,
+                "file_bytes": stamp.size,
+                "runtime": model.runner.runtime,
+            },
         )
         self._store(key, _Entry(model, now))
         return model
+
+    def _too_large(
+        self, key: tuple[str, int], entry: _Entry | None, now: float, stamp: FileStamp, needed: int, bound: str
+    ) -> LoadedModel:
+        """A 503 for a model the cache cannot hold, remembered for this file; an older version keeps serving."""
+        name, version = key
+        self._emit("ModelTooLarge")
+        failure = (
+            f"model {name!r} version {version} needs {bound + ' ' if bound else ''}{_megabytes(needed)} of memory, "
+            f"more than the model cache's {_megabytes(self.max_bytes)} (MODEL_CACHE_MAX_BYTES; by default half the "
+            "function's memory)"
+        )
+        logger.warning("model too large for the cache", extra={"model": name, "version": version, "bytes": needed})
+        failed = _Entry(entry.model if entry is not None else None, now, stamp, failure)
+        self._store(key, failed)
+        return _served(failed)
 
     def _load(self, name: str, version: int, path: Path, stamp: FileStamp, model_file: Path | None) -> LoadedModel:
         """Load and describe a model. The stamp was taken before loading: if the file changes meanwhile, the next
         check sees a different stamp and loads it again."""
         metadata = read_metadata(path.parent) or {}
+        before = resident_bytes()
         runner: Runner
         if path.name.endswith(".onnx"):
             try:
                 runner = OnnxRunner.load(path, model_file)
-                return LoadedModel(name, version, runner, stamp, _signature(metadata, runner))
+                return self._loaded(name, version, runner, stamp, _signature(metadata, runner), before)
             except ModelLoadError as error:
                 if model_file is None:
                     raise
@@ -232,7 +265,16 @@ class ModelCache:
                 )
                 path = model_file
         runner = SklearnRunner.load(path, _declared_feature_count(metadata))
-        return LoadedModel(name, version, runner, stamp, _signature(metadata, runner))
+        return self._loaded(name, version, runner, stamp, _signature(metadata, runner), before)
+
+    def _loaded(
+        self, name: str, version: int, runner: Runner, stamp: FileStamp, signature: Signature, before: int | None
+    ) -> LoadedModel:
+        """The loaded model with what it costs: the larger of the memory the load grew and what the model holds."""
+        after = resident_bytes() if self._measure_resident else None
+        grown = after - before if after is not None and before is not None else 0
+        held = object_bytes(runner.estimator) if isinstance(runner, SklearnRunner) else 0
+        return LoadedModel(name, version, runner, stamp, signature, max(grown, held))
 
     def _store(self, key: tuple[str, int], entry: _Entry) -> None:
         evicted = []
@@ -298,6 +340,10 @@ def _served(entry: _Entry) -> LoadedModel:
     if entry.model is None:
         raise ModelUnavailable(entry.failure)
     return entry.model
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 def _cost(entry: _Entry | None) -> int:

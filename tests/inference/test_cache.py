@@ -29,7 +29,8 @@ class Clock:
 
 def _cache(model_dir: Path, clock: Clock, **options: Any) -> tuple[ModelCache, list[str]]:
     events: list[str] = []
-    values: dict[str, Any] = {"max_bytes": 1 << 30, "refresh_seconds": 5.0}
+    # What a model holds, without the process's memory growth: the same cost on every load, for exact bounds.
+    values: dict[str, Any] = {"max_bytes": 1 << 30, "refresh_seconds": 5.0, "measure_resident": False}
     values.update(options)
     return ModelCache(model_dir, on_event=events.append, clock=clock, **values), events
 
@@ -109,8 +110,11 @@ def test_least_recently_used_models_are_evicted_to_stay_under_the_byte_bound(
     model_dir: Path, trained: TrainedModels
 ) -> None:
     clock = Clock()
-    sizes = {version: publish(model_dir, "iris", version, trained.logistic).stat().st_size for version in (1, 2, 3)}
-    cache, events = _cache(model_dir, clock, max_bytes=sizes[1] + sizes[2])
+    for version in (1, 2, 3):
+        publish(model_dir, "iris", version, trained.logistic)
+    probe, _ = _cache(model_dir, clock)
+    cost = probe.get("iris", 1).size_bytes
+    cache, events = _cache(model_dir, clock, max_bytes=2 * cost)
 
     cache.get("iris", 1)
     cache.get("iris", 2)
@@ -118,18 +122,55 @@ def test_least_recently_used_models_are_evicted_to_stay_under_the_byte_bound(
     cache.get("iris", 3)
 
     assert set(cache.cached()) == {("iris", 1), ("iris", 3)}
-    assert cache.cached_bytes == sizes[1] + sizes[3] <= cache.max_bytes
+    assert cache.cached_bytes == 2 * cost <= cache.max_bytes
     assert events.count("ModelEvicted") == 1
 
 
-def test_a_model_larger_than_the_bound_is_still_served_alone(model_dir: Path, trained: TrainedModels) -> None:
+def test_a_model_costs_what_it_holds_in_memory_not_its_compressed_file(model_dir: Path) -> None:
+    import joblib
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    features, labels = make_classification(n_samples=2000, n_features=10, random_state=0)
+    forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(features, labels)
+    path = publish(model_dir, "forest", 1, forest)
+    joblib.dump(forest, path, compress=9)
+    cache, _ = _cache(model_dir, Clock(), measure_resident=True)
+
+    model = cache.get("forest", 1)
+
+    nodes = sum(tree.tree_.node_count for tree in forest.estimators_)
+    assert model.size_bytes >= nodes * forest.estimators_[0].tree_.__getstate__()["nodes"].itemsize
+    assert model.size_bytes > 3 * path.stat().st_size  # a compressed file holds a fraction of what loads
+
+
+def test_a_model_larger_than_the_bound_is_a_503_saying_what_it_needs(model_dir: Path, trained: TrainedModels) -> None:
     clock = Clock()
     publish(model_dir, "iris", 1, trained.logistic)
     publish(model_dir, "forest", 1, trained.forest)
-    cache, _ = _cache(model_dir, clock, max_bytes=10)
+    probe, _ = _cache(model_dir, clock)
+    small = probe.get("iris", 1).size_bytes
+    cache, events = _cache(model_dir, clock, max_bytes=small + 1)
+
     assert cache.get("iris", 1).version == 1
-    assert cache.get("forest", 1).version == 1
-    assert set(cache.cached()) == {("forest", 1)}
+    with pytest.raises(ModelUnavailable, match=r"needs .* MB of memory, more than the model cache's"):
+        cache.get("forest", 1)
+    clock.now += 10  # past the refresh window: the file is unchanged, so it is not loaded again
+    with pytest.raises(ModelUnavailable, match="more than the model cache's"):
+        cache.get("forest", 1)
+
+    assert events.count("ModelTooLarge") == 1 and events.count("ModelLoaded") == 1
+    assert set(cache.cached()) == {("iris", 1), ("forest", 1)} and cache.cached_bytes == small
+    assert cache.get("iris", 1).version == 1  # the model that fits keeps serving
+
+
+def test_a_file_larger_than_the_bound_is_not_even_loaded(model_dir: Path, trained: TrainedModels) -> None:
+    path = publish(model_dir, "forest", 1, trained.forest)
+    cache, events = _cache(model_dir, Clock(), max_bytes=path.stat().st_size - 1)
+
+    with pytest.raises(ModelUnavailable, match="needs at least"):
+        cache.get("forest", 1)
+    assert "ModelLoaded" not in events
 
 
 def test_latest_follows_new_versions_after_the_window(model_dir: Path, trained: TrainedModels) -> None:
