@@ -11,7 +11,7 @@ from lambdas.inference import binary, codecs, protocol
 from lambdas.inference.binary import BinaryAnswer
 from lambdas.inference.cache import LoadedModel, ModelCache
 from lambdas.inference.codecs import Batch
-from lambdas.inference.errors import BadRequest, ModelNotFound
+from lambdas.inference.errors import BadRequest, ModelNotFound, ModelUnavailable
 from lambdas.inference.observability import count
 from lambdas.inference.protocol import PREDICT, PREDICT_PROBA
 from lambdas.inference.tensors import Array, json_values, output_tensor
@@ -157,6 +157,10 @@ def _predict(model: LoadedModel, batch: Batch, output: str) -> Array:
         answer: Array = getattr(model.runner, output)(batch)
     except (ValueError, TypeError, AttributeError, KeyError) as error:  # input the model cannot take
         raise BadRequest(f"the model rejected the input: {_reason(error)}") from None
+    except MemoryError:  # the function stays up; a smaller batch, or more memory, can be answered
+        raise ModelUnavailable(
+            f"model {model.name!r} version {model.version} ran out of memory answering {batch.rows} rows"
+        ) from None
     return answer
 
 
