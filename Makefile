@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CLI_CONFIG_FILE := $(CURDIR)/terraformrc
 
-.PHONY: help venv demo serve test lint pytest bench bench-peers
+.PHONY: help venv demo serve test lint pytest bench bench-peers soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ pytest: venv ## Python tests (unit, moto, end to end)
 
 bench: venv ## Benchmarks (a few minutes): ratios to baselines run side by side; writes bench/results.json
 	$(PY) -m bench
+
+soak: venv ## The local stack under churn (a few minutes): 50 models, a small cache, RSS per round, no 5xx
+	$(PY) -m bench.soak
 
 bench-peers: venv ## The local stack against MLServer 1.7.1 (its own cache venv, Python 3.12/3.11); writes bench/peers.json
 	$(PY) -m bench.peers
