@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,16 @@ class ModelLoadError(Exception):
     """A model file that cannot be turned into a usable estimator; the reason is in the message."""
 
 
-def load_model(path: Path, *, memory_map: bool = False) -> Any:
-    """Load a model file by its suffix; ``.skops`` files load only when every type in them is trusted by default.
+def load_model(path: Path, *, memory_map: bool = False, trusted: Sequence[str] = ()) -> Any:
+    """Load a model file by its suffix; ``.skops`` files load only when every type in them is trusted by default
+    or named in ``trusted`` (an MLflow directory's ``skops_trusted_types``).
 
     ``memory_map``: map the arrays of an uncompressed joblib file instead of reading them (copy-on-write, so a model
     that adjusts its arrays while unpickling still loads): the whole object is built, its large arrays stay on disk.
     """
     try:
         if path.suffix == ".skops":
-            return _load_skops(path)
+            return _load_skops(path, trusted)
         if path.suffix in (".joblib", ".pkl"):
             import joblib  # imported on first use: a process serving only ONNX models never needs it
 
@@ -32,15 +34,15 @@ def load_model(path: Path, *, memory_map: bool = False) -> Any:
     raise ModelLoadError(f"{path.name}: unknown model format {path.suffix!r}")
 
 
-def _load_skops(path: Path) -> Any:
+def _load_skops(path: Path, trusted: Sequence[str]) -> Any:
     import skops.io
 
     # Read once: the bytes that were checked are the bytes that load, even if the file is replaced meanwhile.
     data = path.read_bytes()
-    untrusted = skops.io.get_untrusted_types(data=data)
+    untrusted = [name for name in skops.io.get_untrusted_types(data=data) if name not in trusted]
     if untrusted:
         raise ModelLoadError(f"{path.name}: refusing untrusted types {untrusted}")
-    return skops.io.loads(data, trusted=None)
+    return skops.io.loads(data, trusted=list(trusted) or None)
 
 
 def check_estimator(model: Any) -> int | None:

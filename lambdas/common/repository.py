@@ -11,6 +11,9 @@ A model may have a probe sample beside it, rows the loader checks an ONNX conver
 A version directory holds one model file, ``metadata.json`` and, when the model converts to ONNX and answers alike,
 ``model.onnx``. Only these exact names count, so a temporary file being written beside them is never mistaken for one.
 A ``model.onnx`` never stands alone: a version exists while its scikit-learn model file does.
+
+An MLflow model directory uploaded under a version prefix (``<prefix>churn/1/MLmodel``, ``churn/1/model.pkl``, ...)
+is one version too; ``version_prefix`` names the version any key under such a prefix belongs to.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ MODEL_FILES = tuple(f"model{suffix}" for suffix in MODEL_SUFFIXES)
 METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
 SAMPLE_FILES = ("sample.json", "sample.npy")
+MLMODEL_FILE = "MLmodel"
 MODELS_SUBDIR = "models"
 _KNOWN_FILES = frozenset((*MODEL_FILES, ONNX_FILE))
 MAX_VERSION = 10**9
@@ -130,6 +134,33 @@ def sample_keys(model_key: str, target: ModelKey) -> tuple[str, ...]:
         return tuple(f"{base}{filename}" for filename in SAMPLE_FILES)
     base = model_key[: -len(target.suffix)]
     return tuple(f"{base}.{filename}" for filename in SAMPLE_FILES)
+
+
+@dataclass(frozen=True)
+class VersionPrefix:
+    """A key under ``<prefix><name>/<version>/``: the version it belongs to and its path below that prefix."""
+
+    name: str
+    version: int
+    prefix: str  # the full S3 prefix of the version, ending in "/"
+    path: str  # below the prefix: "MLmodel", "model.pkl", "metadata/MLmodel", ...
+
+    @property
+    def mlmodel_key(self) -> str:
+        return f"{self.prefix}{MLMODEL_FILE}"
+
+
+def version_prefix(key: str, prefix: str = "") -> VersionPrefix | None:
+    """The version a key under ``<name>/<version>/`` belongs to, or None for any other key."""
+    if not key.startswith(prefix) or "\x00" in key or "\\" in key:
+        return None
+    parts = key[len(prefix) :].split("/", 2)
+    if len(parts) != 3 or not parts[2] or not is_valid_name(parts[0]):
+        return None
+    version = parse_version(parts[1])
+    if version is None or any(part in ("", ".", "..") for part in parts[2].split("/")):
+        return None
+    return VersionPrefix(parts[0], version, f"{prefix}{parts[0]}/{parts[1]}/", parts[2])
 
 
 def _split_suffix(filename: str) -> tuple[str, str]:

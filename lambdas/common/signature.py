@@ -87,7 +87,8 @@ class Signature:
     outputs: tuple[Output, ...]
     classes: tuple[Any, ...] | None = None
     provenance: Provenance | None = None
-    datatype_source: str = "model"  # where column datatypes came from: "sample", "model" or "mlflow"
+    datatype_source: str = "model"  # where column datatypes came from: "mlflow", "sample" or "model"
+    default_output: str = PREDICT  # what an MLflow scoring request answers with (MLmodel's predict_fn)
 
     def output(self, name: str) -> Output | None:
         return next((output for output in self.outputs if output.name == name), None)
@@ -127,12 +128,16 @@ class Signature:
             raise SignatureError(f"signature is malformed: {error!r}") from None
         if inputs.kind not in (TENSOR, COLUMNS) or any(c.datatype not in (*COLUMN_DATATYPES, None) for c in columns):
             raise SignatureError("signature names an unknown input kind or column datatype")
+        default_output = data.get("default_output", PREDICT)
+        if default_output not in (PREDICT, PREDICT_PROBA):
+            raise SignatureError(f"signature names an unknown default output {default_output!r}")
         return cls(
             inputs=inputs,
             outputs=outputs,
             classes=tuple(classes) if isinstance(classes, list) else None,
             provenance=provenance,
             datatype_source=str(data.get("datatype_source", "model")),
+            default_output=default_output,
         )
 
     def to_json(self) -> str:
@@ -153,8 +158,13 @@ def column_names(model: Any) -> tuple[str, ...] | None:
         return None
 
 
-def model_inputs(model: Any, sample_columns: Mapping[str, Sequence[Any]] | None = None) -> tuple[Inputs, str]:
-    """The inputs of a fitted model and where the column datatypes came from."""
+def model_inputs(
+    model: Any,
+    sample_columns: Mapping[str, Sequence[Any]] | None = None,
+    declared: Mapping[str, str | None] | None = None,
+) -> tuple[Inputs, str]:
+    """The inputs of a fitted model and where the column datatypes came from; ``declared``: datatypes an MLmodel
+    signature states, trusted first."""
     names = column_names(model)
     if names is None:
         features = getattr(model, "n_features_in_", None)
@@ -163,8 +173,9 @@ def model_inputs(model: Any, sample_columns: Mapping[str, Sequence[Any]] | None 
         return Inputs(kind=TENSOR, datatype="BYTES", features=None), "model"
     from_model = fitted_column_datatypes(model, names)
     from_sample = sample_datatypes(sample_columns, names) if sample_columns is not None else {}
-    columns = tuple(Column(name, from_sample.get(name) or from_model.get(name)) for name in names)
-    source = "sample" if from_sample else "model"
+    stated = {name: datatype for name, datatype in (declared or {}).items() if datatype is not None}
+    columns = tuple(Column(name, stated.get(name) or from_sample.get(name) or from_model.get(name)) for name in names)
+    source = "mlflow" if stated.keys() & set(names) else "sample" if from_sample else "model"
     return Inputs(kind=COLUMNS, columns=columns), source
 
 

@@ -20,6 +20,8 @@ class Verdict:
     reason: str
     source_key: str
     refused_at: str  # ISO 8601, UTC
+    sha256: str | None = None  # of the refused model file, once it was read
+    fingerprint: str | None = None  # the S3 objects an MLflow directory was refused from
 
     def to_json(self) -> bytes:
         return json.dumps({"format": FORMAT_VERSION, **asdict(self)}, indent=2, sort_keys=True).encode()
@@ -31,10 +33,18 @@ class Verdict:
             if not isinstance(data, dict) or data.pop("format", None) != FORMAT_VERSION:
                 return None
             return cls(
-                reason=str(data["reason"]), source_key=str(data["source_key"]), refused_at=str(data["refused_at"])
+                reason=str(data["reason"]),
+                source_key=str(data["source_key"]),
+                refused_at=str(data["refused_at"]),
+                sha256=_optional(data.get("sha256")),
+                fingerprint=_optional(data.get("fingerprint")),
             )
         except (ValueError, KeyError, TypeError):
             return None
+
+
+def _optional(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def read_verdict(directory: Path) -> Verdict | None:

@@ -264,7 +264,9 @@ class ModelCache:
                     extra={"model": name, "version": version, "reason": str(error)},
                 )
                 path = model_file
-        runner = SklearnRunner.load(path, _declared_feature_count(metadata))
+        trusted = metadata.get("trusted_types")  # an MLflow directory's skops_trusted_types
+        trusted_types = tuple(t for t in trusted if isinstance(t, str)) if isinstance(trusted, list) else ()
+        runner = SklearnRunner.load(path, _declared_feature_count(metadata), trusted_types)
         return self._loaded(name, version, runner, stamp, _signature(metadata, runner), before)
 
     def _loaded(

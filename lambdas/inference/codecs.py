@@ -4,7 +4,8 @@ Inference Protocol's ``parameters.content_type``:
 - ``np``: one tensor ``[rows, features]`` of numbers (or ``[rows]`` strings for a text pipeline): positional models;
 - ``str``: one ``[rows]`` BYTES tensor of strings;
 - ``pd``: named columns, one V2 input per column (MLServer's and KServe's PandasCodec form), or one tensor
-  ``[rows, columns]`` in the model's column order, or V1/original rows as records or as lists in column order.
+  ``[rows, columns]`` in the model's column order, or V1/original rows as records or as lists in column order, or
+  MLflow's columns (``dataframe_split``, ``inputs`` as an object, a CSV body's text cells).
 
 The codec is chosen by the request's ``content_type``, then by the model's signature (named columns: ``pd``; else
 ``np``). Columns are decoded into one numpy array each, typed by the signature; building the pandas DataFrame is the
@@ -23,7 +24,7 @@ import numpy as np
 
 from lambdas.common.signature import Inputs
 from lambdas.inference.errors import BadRequest
-from lambdas.inference.protocol import InferRequest, RequestInput, RowsRequest
+from lambdas.inference.protocol import ColumnsRequest, InferRequest, RequestInput, RowsRequest
 from lambdas.inference.tensors import MAX_ELEMENTS, Array, has_missing, instances, tensor_array
 
 NUMPY = "np"
@@ -114,6 +115,24 @@ class PandasCodec:
         columns = {name: _typed_column(values, _declared(inputs, name), name) for name, values in by_name.items()}
         return _batch(columns, names, len(rows))
 
+    def decode_columns(self, request: ColumnsRequest, inputs: Inputs) -> Batch:
+        names = inputs.names if inputs.named else None
+        sent = list(request.columns)
+        _check_names(sent, names)
+        if names is None and inputs.features is not None and len(sent) != inputs.features:
+            raise BadRequest(f"the model takes {inputs.features} features, got {len(sent)} columns")
+        rows = len(request.columns[sent[0]])
+        if rows == 0 or rows * len(sent) > MAX_ELEMENTS:
+            raise BadRequest(f"'{request.field}' must hold 1 to {MAX_ELEMENTS} values")
+        columns: dict[str, Array] = {}
+        for name, values in request.columns.items():
+            if len(values) != rows:
+                raise BadRequest(f"column {name!r} has {len(values)} rows, the first has {rows}")
+            datatype = _declared(inputs, name) if names is not None else "FP64"
+            typed = _from_text(values, datatype, name) if request.text else values
+            columns[name] = _typed_column(typed, datatype, name)
+        return _batch(columns, names, rows)
+
     def _from_matrix(self, tensor: RequestInput, inputs: Inputs) -> Batch:
         """One tensor ``[rows, columns]`` holding every column, in the model's order."""
         if not inputs.named:
@@ -131,7 +150,8 @@ class PandasCodec:
         return _batch(columns, inputs.names, rows)
 
 
-_CODECS: dict[str, Codec] = {codec.content_type: codec for codec in (NumpyCodec(), StringCodec(), PandasCodec())}
+_PANDAS = PandasCodec()
+_CODECS: dict[str, Codec] = {codec.content_type: codec for codec in (NumpyCodec(), StringCodec(), _PANDAS)}
 
 
 def codec_for(content_type: str | None, inputs: Inputs) -> Codec:
@@ -160,6 +180,10 @@ def decode_rows(request: RowsRequest, inputs: Inputs) -> Batch:
     if inputs.named:
         return _CODECS[PANDAS].decode_rows(request, inputs)
     return _CODECS[NUMPY].decode_rows(request, inputs)
+
+
+def decode_columns(request: ColumnsRequest, inputs: Inputs) -> Batch:
+    return _PANDAS.decode_columns(request, inputs)
 
 
 # --- columns ---
@@ -253,6 +277,43 @@ def _typed_column(values: list[Any], datatype: str | None, name: str) -> Array:
     if types == {bool}:
         return _booleans(values)
     return _objects(values)
+
+
+_TRUE, _FALSE = frozenset({"true", "True", "TRUE", "1"}), frozenset({"false", "False", "FALSE", "0"})
+
+
+def _from_text(values: list[Any], datatype: str | None, name: str) -> list[Any]:
+    """A CSV column's cells as the JSON values the signature's datatype takes; empty cells are missing. A column of
+    any scalar is numbers when every cell is one, else text, as pandas reads a CSV."""
+    if datatype == "BYTES":
+        return values
+    if datatype == "BOOL":
+        if any(value is not None and value not in _TRUE | _FALSE for value in values):
+            raise BadRequest(f"column {name!r} takes true or false")
+        return [None if value is None else value in _TRUE for value in values]
+    try:
+        numbers = [None if value is None else _number(value) for value in values]
+    except ValueError:
+        if datatype is None:
+            return values
+        bad = next(value for value in values if value is not None and not _is_number(value))
+        raise BadRequest(f"column {name!r} takes numbers, got {bad!r}") from None
+    return numbers
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        _number(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _numbers(values: list[Any], name: str, *, integers: bool) -> Array:

@@ -1,9 +1,12 @@
-"""The request bodies of the API parsed once into typed requests: the Open Inference Protocol (V2), KServe V1 and
-the original format. Only the structure is checked here; what the data means is the codecs' job, against the model.
+"""The request bodies of the API parsed once into typed requests: the Open Inference Protocol (V2), KServe V1,
+MLflow's scoring protocol and the original format. Only the structure is checked here; what the data means is the
+codecs' job, against the model.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +63,27 @@ class RowsRequest:
 
 
 @dataclass(frozen=True)
+class ColumnsRequest:
+    """Values by column: MLflow's ``dataframe_split`` and ``inputs`` as an object, or a CSV body. ``text``: the
+    values are a CSV's strings, typed by the model's signature."""
+
+    columns: Mapping[str, list[Any]]
+    field: str
+    text: bool = False
+
+
+@dataclass(frozen=True)
+class ScoringRequest:
+    """An MLflow scoring request (``/invocations``): rows or columns, and its ``params``."""
+
+    data: RowsRequest | ColumnsRequest
+    params: Mapping[str, Any]
+
+
+MLFLOW_FIELDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+@dataclass(frozen=True)
 class OriginalRequest:
     name: str
     version: str | None
@@ -103,6 +127,70 @@ def parse_original(body: Mapping[str, Any]) -> OriginalRequest:
     if not isinstance(name, str):
         raise BadRequest("'name' must be the model name as a string")
     return OriginalRequest(name=name, version=_version_field(body), rows=_rows(body.get("inputs"), "inputs"))
+
+
+def parse_mlflow(body: Mapping[str, Any]) -> ScoringRequest:
+    """MLflow's JSON scoring bodies: exactly one of ``MLFLOW_FIELDS``, and optionally ``params``."""
+    params = body.get("params", _NO_PARAMETERS)
+    if not isinstance(params, dict):
+        raise BadRequest("'params' must be an object")
+    fields = [name for name in body if name != "params"]
+    if len(fields) != 1 or fields[0] not in MLFLOW_FIELDS:
+        raise BadRequest(
+            f"the body must hold exactly one of {', '.join(MLFLOW_FIELDS)} (and optionally params), got {fields}"
+        )
+    field, value = fields[0], body[fields[0]]
+    if field == "dataframe_split":
+        return ScoringRequest(_split(value), params)
+    if field in ("instances", "inputs") and isinstance(value, dict):
+        return ScoringRequest(_columns(value, field), params)
+    if field == "dataframe_records" and not (isinstance(value, list) and all(isinstance(r, dict) for r in value)):
+        raise BadRequest("'dataframe_records' must be a list of records ({column: value})")
+    return ScoringRequest(_rows(value, field), params)
+
+
+def parse_csv(text: str) -> ScoringRequest:
+    """A ``text/csv`` scoring body: a header row naming the columns, then one row per record."""
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise BadRequest(f"the CSV body does not parse: {error}") from None
+    table = [row for row in table if row]
+    if len(table) < 2:
+        raise BadRequest("a CSV body needs a header row and at least one row of values")
+    header, rows = table[0], table[1:]
+    for number, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise BadRequest(f"CSV line {number} has {len(row)} values for {len(header)} columns")
+    if len(set(header)) != len(header):
+        raise BadRequest("the CSV header names a column twice")
+    columns = {name: [row[index] or None for row in rows] for index, name in enumerate(header)}
+    return ScoringRequest(ColumnsRequest(columns, "csv", text=True), _NO_PARAMETERS)
+
+
+def _split(value: Any) -> RowsRequest | ColumnsRequest:
+    """A pandas ``split`` frame: ``columns`` and ``data`` (its ``index`` plays no part in a prediction)."""
+    if not isinstance(value, dict) or not isinstance(value.get("data"), list) or not value["data"]:
+        raise BadRequest("'dataframe_split' must be an object with a non-empty 'data' list of rows")
+    data, names = value["data"], value.get("columns")
+    if not all(isinstance(row, list) for row in data):
+        raise BadRequest("'dataframe_split.data' must be a list of rows")
+    if names is None:
+        return RowsRequest(rows=data, field="dataframe_split")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise BadRequest("'dataframe_split.columns' must be a list of column names")
+    for number, row in enumerate(data):
+        if len(row) != len(names):
+            raise BadRequest(f"row {number} of 'dataframe_split.data' has {len(row)} values for {len(names)} columns")
+    if len(set(names)) != len(names):
+        raise BadRequest("'dataframe_split.columns' names a column twice")
+    return ColumnsRequest({name: [row[index] for row in data] for index, name in enumerate(names)}, "dataframe_split")
+
+
+def _columns(value: dict[str, Any], field: str) -> ColumnsRequest:
+    if not value or not all(isinstance(column, list) for column in value.values()):
+        raise BadRequest(f"'{field}' as an object must map each column to a list of values")
+    return ColumnsRequest(value, field)
 
 
 def parse_index(body: Mapping[str, Any]) -> bool:

@@ -15,9 +15,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from lambdas.common.settings import Settings
-from lambdas.inference import binary
+from lambdas.inference import binary, protocol
 from lambdas.inference.binary import BinaryAnswer
-from lambdas.inference.body import body_bytes, header, read_json_object
+from lambdas.inference.body import body_bytes, body_text, header, read_json_object
 from lambdas.inference.errors import InferenceError, MethodNotAllowed
 from lambdas.inference.observability import count, logger
 from lambdas.inference.service import InferenceService
@@ -56,6 +56,16 @@ def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> di
         return service().v2_infer(name, version, json_body(event))
     raw = body_bytes(event.get("body"), bool(event.get("isBase64Encoded")), service().settings.max_request_bytes)
     return service().v2_infer(name, version, binary.read_request(raw, header_length.strip()))
+
+
+def invocations(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
+    """MLflow's scoring protocol: its JSON bodies, or a CSV table with a header row."""
+    content_type = header(event.get("headers"), "content-type") or ""
+    if content_type.partition(";")[0].strip().lower() == "text/csv":
+        limit = service().settings.max_request_bytes
+        text = body_text(event.get("body"), bool(event.get("isBase64Encoded")), limit)
+        return service().invocations(name, version, protocol.parse_csv(text))
+    return service().invocations(name, version, protocol.parse_mlflow(json_body(event)))
 
 
 def v1_predict(event: dict[str, Any], name: str) -> dict[str, Any]:
@@ -124,6 +134,8 @@ class Route:
 ROUTES = (
     Route("POST", "/v2/models/<name>/infer", v2_infer, hot=True),
     Route("POST", "/v2/models/<name>/versions/<version>/infer", v2_infer, hot=True),
+    Route("POST", "/v2/models/<name>/invocations", invocations, hot=True),
+    Route("POST", "/v2/models/<name>/versions/<version>/invocations", invocations, hot=True),
     Route("GET", "/v2/models/<name>", v2_metadata),
     Route("GET", "/v2/models/<name>/versions/<version>", v2_metadata),
     Route("GET", "/v2/models/<name>/ready", v2_ready),

@@ -7,7 +7,7 @@ Each is imported on first use: a process that only serves ONNX models never impo
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,8 +57,8 @@ class SklearnRunner:
         self.has_proba = single_output and _has_method(estimator, "predict_proba")
 
     @classmethod
-    def load(cls, path: Path, declared_feature_count: int | None) -> SklearnRunner:
-        return cls(load_model(path), declared_feature_count)
+    def load(cls, path: Path, declared_feature_count: int | None, trusted: Sequence[str] = ()) -> SklearnRunner:
+        return cls(load_model(path, trusted=trusted), declared_feature_count)
 
     def predict(self, batch: Batch) -> Array:
         return np.asarray(self._call(self.estimator.predict, batch))

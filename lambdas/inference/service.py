@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
+from functools import cache
 from typing import Any
 
-from lambdas.common.repository import list_models, list_refused_models, parse_version
+from lambdas.common.repository import list_models, list_refused_models, parse_version, read_metadata, version_dir
 from lambdas.common.settings import Settings
 from lambdas.common.signature import Signature
 from lambdas.inference import binary, codecs, protocol
@@ -37,7 +40,12 @@ class InferenceService:
     # --- Open Inference Protocol (KServe V2) ---
 
     def server_metadata(self) -> dict[str, Any]:
-        return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": ["model_repository"]}
+        return {
+            "name": SERVER_NAME,
+            "version": SERVER_VERSION,
+            "extensions": ["model_repository"],
+            "parameters": {"served_with": served_with()},
+        }
 
     def server_ready(self) -> bool:
         return self.settings.model_dir.is_dir()
@@ -53,12 +61,17 @@ class InferenceService:
 
     def v2_metadata(self, name: str, version: str | None) -> dict[str, Any]:
         model = self.model(name, version)
-        return {
+        described = {
             "name": name,
             "versions": [str(v) for v in self.cache.versions(name)],
             "platform": model.runner.platform,
             **metadata_tensors(model.signature),
         }
+        # The file's digest lets a client tell that the version it uploaded is the one served.
+        recorded = read_metadata(version_dir(self.settings.model_dir, name, model.version)) or {}
+        if isinstance(recorded.get("sha256"), str):
+            described.setdefault("parameters", {})["sha256"] = recorded["sha256"]
+        return described
 
     def v2_infer(self, name: str, version: str | None, body: dict[str, Any]) -> dict[str, Any] | BinaryAnswer:
         request = protocol.parse_v2(body)
@@ -92,10 +105,30 @@ class InferenceService:
         if not ready_only:
             for name, refused in list_refused_models(self.settings.model_dir).items():
                 for version, verdict in refused.items():
-                    reason = f"refused by the loader: {verdict.reason}"
-                    index.append({"name": name, "version": str(version), "state": "UNAVAILABLE", "reason": reason})
+                    entry = {
+                        "name": name,
+                        "version": str(version),
+                        "state": "UNAVAILABLE",
+                        "reason": f"refused by the loader: {verdict.reason}",
+                        "refused_at": verdict.refused_at,
+                    }
+                    if verdict.sha256 is not None:
+                        entry["sha256"] = verdict.sha256
+                    index.append(entry)
             index.sort(key=lambda entry: (entry["name"], int(entry["version"])))
         return index
+
+    # --- MLflow's scoring protocol ---
+
+    def invocations(self, name: str, version: str | None, request: protocol.ScoringRequest) -> dict[str, Any]:
+        """Answered as MLflow's scoring server answers: the model's ``predict_fn`` output as ``predictions``.
+        ``params`` are accepted and play no part: a scikit-learn model's predict takes none."""
+        model = self.model(name, version)
+        if isinstance(request.data, protocol.ColumnsRequest):
+            batch = codecs.decode_columns(request.data, model.signature.inputs)
+        else:
+            batch = codecs.decode_rows(request.data, model.signature.inputs)
+        return {"predictions": json_values(_predict(model, batch, model.signature.default_output))}
 
     # --- KServe V1 and the original format ---
 
@@ -113,6 +146,18 @@ class InferenceService:
         model = self.model(request.name, request.version)
         batch = codecs.decode_rows(request.rows, model.signature.inputs)
         return {"predicted_label": json_values(_predict(model, batch, PREDICT))}
+
+
+@cache
+def served_with() -> dict[str, str]:
+    """The versions of Python and of the model libraries this function serves with."""
+    versions = {"python": platform.python_version()}
+    for library in ("scikit-learn", "numpy", "onnxruntime"):
+        try:
+            versions[library] = importlib.metadata.version(library)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def metadata_tensors(signature: Signature) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 class PermanentFailure(Exception):
     """The object itself cannot become a model (corrupt, wrong format, checksum mismatch); a retry cannot help."""
 
+    sha256: str | None = None  # of the refused bytes, once they were read
+
 
 class ModelInvalid(PermanentFailure):
     """The file does not load as a usable estimator."""

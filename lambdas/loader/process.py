@@ -12,6 +12,9 @@ Ordering: per S3 key, the last applied ``sequencer`` is kept under ``$MODEL_DIR/
 is not newer is skipped. A removal leaves a tombstone, so a late PUT cannot bring a deleted model back. Events
 without a sequencer (S3-compatible emulators) are checked against S3 instead: a PUT is applied only while its
 object is still the current one, a removal only while the key is absent.
+
+Keys under a version prefix that holds an MLflow model directory are not applied one by one: each makes the loader
+compare the whole version with S3 (see ``directories``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,17 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from lambdas.common.repository import InvalidKey, ModelKey, SampleKey, parse_key, parse_sample_key, version_dir
+from lambdas.common.repository import (
+    InvalidKey,
+    ModelKey,
+    SampleKey,
+    parse_key,
+    parse_sample_key,
+    version_dir,
+    version_prefix,
+)
 from lambdas.common.settings import Settings
+from lambdas.loader import directories
 from lambdas.loader.errors import PermanentFailure, Superseded, TransientFailure
 from lambdas.loader.events import Action, EventShapeError, S3Record, compare_sequencers, iter_records, parse_record
 from lambdas.loader.fast_path import FastPathPolicy
@@ -126,25 +138,46 @@ def _process(s3: S3Reader, raw: Mapping[str, Any], settings: Settings, lock_time
     where: dict[str, Any] = {"event_name": record.event_name, "bucket": obj.bucket, "key": obj.key}
     if record.action is Action.OTHER:
         return Outcome(Status.SKIPPED, "the loader acts on ObjectCreated and ObjectRemoved events only", **where)
+    prefixed = version_prefix(obj.key, settings.model_prefix)
     sample = parse_sample_key(obj.key, settings.model_prefix)
-    if sample is not None:
-        where["model"] = f"{sample.name}/{sample.version}"
-    else:
+    target: ModelKey | None = None
+    invalid: InvalidKey | None = None
+    if sample is None:
         try:
             target = parse_key(obj.key, settings.model_prefix, settings.allowed_suffixes)
         except InvalidKey as error:
-            return Outcome(Status.REJECTED, f"invalid model key: {error}", **where)
-        where["model"] = f"{target.name}/{target.version}"
-    name = sample.name if sample is not None else target.name
+            if prefixed is None:
+                return Outcome(Status.REJECTED, f"invalid model key: {error}", **where)
+            invalid = error
+    located = prefixed or sample or target
+    assert located is not None
+    where["model"] = f"{located.name}/{located.version}"
     try:
-        with model_lock(settings.model_dir, name, lock_timeout):
+        with model_lock(settings.model_dir, located.name, lock_timeout):
+            if prefixed is not None:
+                applied = directories.reconcile(s3, obj.bucket, prefixed, settings)
+                if applied is not None:
+                    status = _DIRECTORY_STATUS[applied.action]
+                    return Outcome(status, applied.reason, details=applied.details, **where)
+                if invalid is not None:
+                    return Outcome(Status.REJECTED, f"invalid model key: {invalid}", **where)
             if sample is not None:
                 return _sample(s3, record, sample, settings, where)
+            assert target is not None
             return _apply(s3, record, target, settings, where)
     except (TransientFailure, LockTimeout, OSError, BotoCoreError) as error:
         return Outcome(Status.RETRY, f"{type(error).__name__}: {error}", error=error, **where)
     except Exception as error:  # an unforeseen fault: keep the event by retrying it rather than dropping it
         return Outcome(Status.RETRY, f"unexpected {type(error).__name__}: {error}", error=error, **where)
+
+
+_DIRECTORY_STATUS = {
+    "published": Status.PUBLISHED,
+    "removed": Status.DELETED,
+    "refused": Status.FAILED,
+    "waiting": Status.SKIPPED,
+    "unchanged": Status.SKIPPED,
+}
 
 
 def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings, where: dict[str, Any]) -> Outcome:
@@ -170,7 +203,7 @@ def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings,
     except PermanentFailure as error:
         outcome = Outcome(Status.FAILED, f"{type(error).__name__}: {error}", **where)
         if record.action is Action.CREATED:
-            record_verdict(model_dir, target, obj.key, outcome.reason)
+            record_verdict(model_dir, target, obj.key, outcome.reason, sha256=error.sha256)
     if obj.sequencer:
         deleted = record.action is Action.REMOVED
         write_key_state(model_dir, obj.bucket, obj.key, KeyState(sequencer=obj.sequencer, deleted=deleted))

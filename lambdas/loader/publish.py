@@ -61,6 +61,7 @@ from lambdas.loader.errors import (
 from lambdas.loader.events import ObjectRef
 from lambdas.loader.fast_path import FastPathPolicy
 from lambdas.loader.files import fsync_dir, remove_temp_files, temp_path, write_all, write_atomically
+from lambdas.loader.mlflow_model import MLflowModel
 from lambdas.loader.s3 import S3Reader, call_s3
 from lambdas.loader.samples import SampleError, SampleFile
 
@@ -76,6 +77,16 @@ class Published:
     path: Path
     metadata: dict[str, Any]
     stale_files_removed: list[str]
+
+
+@dataclass(frozen=True)
+class DirectoryOrigin:
+    """A version that is more than its model file: an MLflow directory, published from its ``MLmodel``."""
+
+    source_key: str  # the MLmodel key: removing it removes the version, and a refusal is recorded under it
+    mlflow: MLflowModel
+    sample: SampleFile | SampleError | None  # its input example
+    fingerprint: str  # the S3 objects it was published from
 
 
 @dataclass(frozen=True)
@@ -116,8 +127,11 @@ def publish_model(
     model_dir: Path,
     policy: FastPathPolicy = fast_path.OFF,
     version_policy: str = "serve",
+    origin: DirectoryOrigin | None = None,
 ) -> Published:
-    """Stream ``obj`` into ``model_dir`` as ``target`` and publish it atomically; see the module docstring."""
+    """Stream ``obj`` into ``model_dir`` as ``target`` and publish it atomically; see the module docstring.
+
+    ``origin``: the MLflow directory ``obj`` belongs to; its MLmodel's signature, input example and versions count."""
     directory = version_dir(model_dir, target.name, target.version)
     directory.mkdir(parents=True, exist_ok=True)
     stale = remove_temp_files(directory)
@@ -130,6 +144,8 @@ def publish_model(
     final = directory / target.filename
     temp = temp_path(final)
     prepared = fast_path.Prepared(None, {})
+    trusted = origin.mlflow.trusted_types if origin is not None else ()
+    digest = b""
     try:
         size, digest = _download(response, temp)
         declared = _declared_sha256(response)
@@ -137,9 +153,16 @@ def publish_model(
             raise ChecksumMismatch(
                 f"SHA-256 from {declared[0]} is {declared[1].hex()}, the bytes read hash to {digest.hex()}"
             )
-        model, feature_count, validation = _validate(temp, memory_map=size >= MEMORY_MAP_BYTES)
-        sample = _fetch_sample(s3, obj.bucket, obj.key, target)
-        signed = _sign(model, sample, validation)
+        model, feature_count, validation = _validate(temp, memory_map=size >= MEMORY_MAP_BYTES, trusted=trusted)
+        if origin is not None:
+            sample = origin.sample
+            validation["trained_with_sklearn"] = validation["trained_with_sklearn"] or origin.mlflow.sklearn_version
+            declared_types = origin.mlflow.column_datatypes
+            default_output = origin.mlflow.predict_fn
+        else:
+            sample = _fetch_sample(s3, obj.bucket, obj.key, target)
+            declared_types, default_output = None, "predict"
+        signed = _sign(model, sample, validation, declared_types, default_output)
         _apply_version_policy(signed.signature, validation, version_policy)
         user_metadata = response.get("Metadata") or {}
         prepared = fast_path.prepare(
@@ -152,7 +175,8 @@ def publish_model(
             "format": target.suffix.lstrip("."),
             "file": target.filename,
             "source_bucket": obj.bucket,
-            "source_key": obj.key,
+            "source_key": origin.source_key if origin is not None else obj.key,
+            "model_key": obj.key,
             "version_id": response.get("VersionId") or obj.version_id,
             "etag": _etag(response.get("ETag") or obj.etag),
             "sequencer": obj.sequencer,
@@ -167,6 +191,9 @@ def publish_model(
             "fast_path": prepared.record,
             "published_at": datetime.now(UTC).isoformat(),
         }
+        if origin is not None:
+            metadata["mlflow"] = {**origin.mlflow.record(), "fingerprint": origin.fingerprint}
+            metadata["trusted_types"] = list(trusted)
         # Metadata first: a reader that loads the old model with the new metadata sees the model file change next
         # and reloads; the other order could pair a new model with stale metadata for good.
         write_atomically(directory / METADATA_FILE, _json(metadata))
@@ -177,6 +204,9 @@ def publish_model(
                 (directory / other).unlink(missing_ok=True)
         (directory / VERDICT_FILE).unlink(missing_ok=True)  # a good upload replaces an earlier refusal
         fsync_dir(directory)
+    except PermanentFailure as error:
+        error.sha256 = digest.hex() or None  # lets a client tell the refusal of its upload from an earlier one
+        raise
     finally:
         temp.unlink(missing_ok=True)
         if prepared.temp is not None:
@@ -192,6 +222,8 @@ def recheck_fast_path(
     metadata = read_metadata(directory)
     model_file = find_model_file(directory, allowed_suffixes)
     if metadata is None or model_file is None or model_file.name != metadata.get("file"):
+        return None
+    if metadata.get("mlflow") is not None:  # an MLflow directory's probe rows are its input example
         return None
     target = ModelKey(name=directory.parent.name, version=int(directory.name), suffix=model_file.suffix)
     source_key = metadata.get("source_key")
@@ -241,7 +273,13 @@ def _fetch_sample(s3: S3Reader, bucket: str, key: str, target: ModelKey) -> Samp
         return error
 
 
-def _sign(model: Any, sample: SampleFile | SampleError | None, validation: dict[str, Any]) -> signing.Signed:
+def _sign(
+    model: Any,
+    sample: SampleFile | SampleError | None,
+    validation: dict[str, Any],
+    declared_types: dict[str, str | None] | None = None,
+    default_output: str = "predict",
+) -> signing.Signed:
     """Sign the model in its serving form; the result goes into ``validation`` too."""
     parsed = None
     note = None
@@ -252,7 +290,13 @@ def _sign(model: Any, sample: SampleFile | SampleError | None, validation: dict[
             parsed = samples.parse(sample)
         except SampleError as error:
             note = str(error)
-    signed = signing.sign(model, parsed, validation.get("trained_with_sklearn"))
+    signed = signing.sign(
+        model,
+        parsed,
+        validation.get("trained_with_sklearn"),
+        declared_types=declared_types,
+        default_output=default_output,
+    )
     validation["serving_check"] = {
         "checked_on": signed.checked_on,
         "expected_answers": signed.expected_answers,
@@ -382,12 +426,14 @@ def _parse_digest(text: str) -> bytes:
     return raw
 
 
-def _validate(path: Path, *, memory_map: bool = False) -> tuple[Any, int | None, dict[str, Any]]:
+def _validate(
+    path: Path, *, memory_map: bool = False, trusted: tuple[str, ...] = ()
+) -> tuple[Any, int | None, dict[str, Any]]:
     """Load the file as the inference function will; raise ModelInvalid with the reason when it cannot serve."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = load_model(path, memory_map=memory_map)
+            model = load_model(path, memory_map=memory_map, trusted=trusted)
             feature_count = check_estimator(model)
         except ModelLoadError as error:
             raise ModelInvalid(str(error).replace(path.name, "model file")) from error
@@ -468,11 +514,25 @@ def remove_model(obj: ObjectRef, target: ModelKey, model_dir: Path, *, only_vers
     return Removed(existed, "removed" if existed else "model file was already gone")
 
 
-def record_verdict(model_dir: Path, target: ModelKey, key: str, reason: str) -> None:
+def record_verdict(
+    model_dir: Path,
+    target: ModelKey,
+    key: str,
+    reason: str,
+    *,
+    sha256: str | None = None,
+    fingerprint: str | None = None,
+) -> None:
     """Leave the loader's reason for refusing ``key`` in its version directory, for the API to show."""
     directory = version_dir(model_dir, target.name, target.version)
     directory.mkdir(parents=True, exist_ok=True)
-    verdict = Verdict(reason=reason, source_key=key, refused_at=datetime.now(UTC).isoformat())
+    verdict = Verdict(
+        reason=reason,
+        source_key=key,
+        refused_at=datetime.now(UTC).isoformat(),
+        sha256=sha256,
+        fingerprint=fingerprint,
+    )
     write_atomically(directory / VERDICT_FILE, verdict.to_json())
     fsync_dir(directory)
 

@@ -15,11 +15,13 @@ _RETRY_CODES = frozenset({"403", "AccessDenied", "SlowDown", "Throttling", "Thro
 
 
 class S3Reader(Protocol):
-    """The two S3 calls the loader makes (a boto3 S3 client satisfies it)."""
+    """The S3 calls the loader makes (a boto3 S3 client satisfies it)."""
 
     def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
 
     def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 def call_s3(operation: str, function: Any, **kwargs: Any) -> dict[str, Any]:

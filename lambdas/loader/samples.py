@@ -61,24 +61,32 @@ def fetch(s3: Any, bucket: str, key: str, target: ModelKey) -> SampleFile | None
     """The sample uploaded beside the model ``key``; None when there is none. A sample S3 refuses to read, or an
     oversized one, is a SampleError: it costs the checks that need it, never the model's publish."""
     for sample_key in sample_keys(key, target):
-        filename = sample_key.rsplit("/", 1)[-1]
-        try:
-            response = call_s3("GetObject", s3.get_object, Bucket=bucket, Key=sample_key)
-        except ObjectGone:
-            continue
-        except PermanentFailure as error:
-            raise SampleError(f"{filename} cannot be read: {error}") from None
-        body = response["Body"]
-        try:
-            if int(response.get("ContentLength") or 0) > MAX_SAMPLE_BYTES:
-                raise SampleError(f"{filename} is larger than {MAX_SAMPLE_BYTES} bytes")
-            data = body.read(MAX_SAMPLE_BYTES + 1)
-        finally:
-            body.close()
-        if len(data) > MAX_SAMPLE_BYTES:
-            raise SampleError(f"{filename} is larger than {MAX_SAMPLE_BYTES} bytes")
-        return SampleFile(filename=filename, data=data)
+        found = read(s3, bucket, sample_key)
+        if found is not None:
+            return found
     return None
+
+
+def read(s3: Any, bucket: str, key: str, version_id: str | None = None) -> SampleFile | None:
+    """The sample at one key (None when it is not there); SampleError when it cannot be read or is too large."""
+    filename = key.rsplit("/", 1)[-1]
+    request = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+    try:
+        response = call_s3("GetObject", s3.get_object, **request)
+    except ObjectGone:
+        return None
+    except PermanentFailure as error:
+        raise SampleError(f"{filename} cannot be read: {error}") from None
+    body = response["Body"]
+    try:
+        if int(response.get("ContentLength") or 0) > MAX_SAMPLE_BYTES:
+            raise SampleError(f"{filename} is larger than {MAX_SAMPLE_BYTES} bytes")
+        data = body.read(MAX_SAMPLE_BYTES + 1)
+    finally:
+        body.close()
+    if len(data) > MAX_SAMPLE_BYTES:
+        raise SampleError(f"{filename} is larger than {MAX_SAMPLE_BYTES} bytes")
+    return SampleFile(filename=filename, data=data)
 
 
 def parse(sample: SampleFile, *, check_rows: bool = True) -> Sample:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -47,9 +47,18 @@ class Signed:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def sign(model: Any, sample: Sample | None, trained_with_sklearn: str | None) -> Signed:
-    """The model's signature, from its answers in its serving form; ModelInvalid when it cannot answer."""
-    inputs, source = signatures.model_inputs(model, sample.columns() if sample is not None else None)
+def sign(
+    model: Any,
+    sample: Sample | None,
+    trained_with_sklearn: str | None,
+    *,
+    declared_types: Mapping[str, str | None] | None = None,
+    default_output: str = signatures.PREDICT,
+) -> Signed:
+    """The model's signature, from its answers in its serving form; ModelInvalid when it cannot answer.
+
+    ``declared_types``: column datatypes an MLmodel signature states; ``default_output``: its ``predict_fn``."""
+    inputs, source = signatures.model_inputs(model, sample.columns() if sample is not None else None, declared_types)
     runner = SklearnRunner(model)
     notes: list[str] = []
     answered: tuple[Batch, np.ndarray, np.ndarray | None] | None = None
@@ -67,7 +76,7 @@ def sign(model: Any, sample: Sample | None, trained_with_sklearn: str | None) ->
                 raise AnswersDiffer(f"{failure}; its expected answers cannot be checked")
             notes.append(failure)
             first_failure = failure
-            inputs, source = signatures.model_inputs(model)
+            inputs, source = signatures.model_inputs(model, declared=declared_types)
     if answered is None:
         for rows in _generated_rows(model, inputs):
             try:
@@ -80,6 +89,8 @@ def sign(model: Any, sample: Sample | None, trained_with_sklearn: str | None) ->
         raise ModelInvalid(f"the model cannot answer in its serving form: {first_failure}")
     batch, predict, proba = answered
     outputs, classes = signatures.outputs_from_answers(predict, proba, getattr(model, "classes_", None))
+    if default_output == signatures.PREDICT_PROBA and proba is None:
+        raise ModelInvalid("MLmodel's predict_fn is predict_proba, which the model does not answer")
     checked_on = sample.source if sample is not None and not notes else "generated rows"
     expected = None
     if sample is not None and sample.predictions is not None and not notes:
@@ -91,6 +102,7 @@ def sign(model: Any, sample: Sample | None, trained_with_sklearn: str | None) ->
         classes=classes,
         provenance=provenance(model, trained_with_sklearn),
         datatype_source=source,
+        default_output=default_output,
     )
     return Signed(signature=signed, checked_on=checked_on, expected_answers=expected, notes=tuple(notes))
 

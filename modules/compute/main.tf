@@ -22,6 +22,10 @@ locals {
   model_suffixes = [for format in var.allowed_model_formats : ".${format}"]
   # Probe samples beside models: iris.sample.json, iris/3/sample.npy (see lambdas/common/repository.py).
   sample_suffixes = var.enable_onnx_fast_path ? ["sample.json", "sample.npy"] : []
+  # An MLflow model directory under a version prefix is published from its MLmodel (and removed with it); its
+  # input example (input_example.json, serving_input_example.json) arriving later signs it again.
+  created_and_removed = concat(local.model_suffixes, ["MLmodel"])
+  created_only        = concat(local.sample_suffixes, ["input_example.json"])
 
   common_environment = merge(
     {

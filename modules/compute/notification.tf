@@ -7,13 +7,14 @@ resource "aws_lambda_permission" "s3_invoke_loader" {
   source_account = local.account_id
 }
 
-# One filter per allowed format: S3 matches a single suffix per configuration. With the ONNX fast path on, probe
-# samples notify the loader too, so a sample uploaded after its model still checks the model's conversion.
+# One filter per allowed format and for MLflow's MLmodel: S3 matches a single suffix per configuration. With the
+# ONNX fast path on, probe samples notify the loader too, so a sample uploaded after its model still checks the
+# model's conversion; an MLflow input example always does.
 resource "aws_s3_bucket_notification" "this" {
   bucket = var.bucket_name
 
   dynamic "lambda_function" {
-    for_each = local.model_suffixes
+    for_each = local.created_and_removed
 
     content {
       id                  = "model${replace(lambda_function.value, ".", "-")}"
@@ -25,7 +26,7 @@ resource "aws_s3_bucket_notification" "this" {
   }
 
   dynamic "lambda_function" {
-    for_each = local.sample_suffixes
+    for_each = local.created_only
 
     content {
       id                  = replace(lambda_function.value, ".", "-")

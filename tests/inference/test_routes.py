@@ -47,6 +47,13 @@ ROUTES: list[tuple[str, str, Any, Check]] = [
     ("GET", "/v1/models", None, lambda body: body == {"models": ["iris"]} or pytest.fail()),
     ("GET", "/v1/models/iris", None, lambda body: body == {"name": "iris", "ready": True} or pytest.fail()),
     ("POST", "/inference", {"name": "iris", "inputs": [SETOSA]}, lambda b: b == {"predicted_label": [0]}),
+    ("POST", "/v2/models/iris/invocations", {"inputs": [SETOSA]}, lambda b: b == {"predictions": [0]}),
+    (
+        "POST",
+        "/v2/models/iris/versions/1/invocations",
+        {"dataframe_split": {"data": [SETOSA, VIRGINICA]}},
+        lambda b: b == {"predictions": [0, 2]},
+    ),
 ]
 
 

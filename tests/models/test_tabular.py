@@ -180,6 +180,7 @@ def test_the_metadata_of_a_named_model_tells_a_client_what_to_send(served: Serve
         "libraries": ["scikit-learn"],
         "trained_with": {"scikit-learn": sklearn.__version__},
         "served_with": {"scikit-learn": sklearn.__version__},
+        "sha256": served.metadata_file("churn")["sha256"],  # of the file served: a client can tell its upload
     }
     # A client that knows only the metadata builds a request from it, and it is answered.
     row = customers(1, seed=5).iloc[0].to_dict()
