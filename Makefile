@@ -15,7 +15,7 @@ help: ## List the targets
 
 venv: $(VENV)/.installed ## Create the virtual environment with the pinned requirements
 
-$(VENV)/.installed: docker/requirements.txt requirements-dev.txt scripts/venv.sh
+$(VENV)/.installed: docker/requirements.txt requirements-dev.txt requirements-cli.txt pyproject.toml scripts/venv.sh
 	scripts/venv.sh $(VENV)
 
 demo: venv ## Run the whole flow on the local stack and print predictions

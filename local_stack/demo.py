@@ -1,5 +1,6 @@
-"""``python -m local_stack.demo``: train two iris models and a DataFrame pipeline, upload them with the aws CLI, and
-call every API flavour; the pipeline's answers are checked against its own ``predict``.
+"""``python -m local_stack.demo``: train two iris models and a DataFrame pipeline; upload one with the aws CLI, one
+with the ``serverless-sklearn`` command and the pipeline as an MLflow model directory; call every API flavour. The
+pipeline's answers are checked against its own ``predict`` and against MLflow's ``pyfunc``.
 
 Starts the local stack as a child process (default ports, or free ones when those are taken), prints each request
 and answer, stops the stack, and exits non-zero when any step fails.
@@ -8,6 +9,7 @@ and answer, stops the stack, and exits non-zero when any step fails.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,9 +63,11 @@ def train_models(directory: Path) -> tuple[Path, Path]:
 
 
 def train_churn(directory: Path) -> tuple[Path, list[Any]]:
-    """A pipeline on a pandas DataFrame: imputers, one-hot strings, scaled numbers, then a logistic regression.
-    Returns its file and what it predicts for ``CUSTOMERS``."""
-    import joblib
+    """A pipeline on a pandas DataFrame: imputers, one-hot strings, scaled numbers, then a logistic regression, saved
+    as MLflow saves it (a signature and an input example). Returns its directory and what MLflow's pyfunc predicts
+    for ``CUSTOMERS``."""
+    import mlflow.pyfunc
+    import mlflow.sklearn
     import numpy as np
     import pandas as pd
     from sklearn.compose import ColumnTransformer
@@ -90,9 +94,15 @@ def train_churn(directory: Path) -> tuple[Path, list[Any]]:
         ]
     )
     pipeline = Pipeline([("preprocess", preprocess), ("model", LogisticRegression())]).fit(frame, churned)
-    path = directory / "churn.joblib"
-    joblib.dump(pipeline, path)
-    return path, pipeline.predict(pd.DataFrame(CUSTOMERS)).tolist()
+    path = directory / "churn"
+    signature = mlflow.models.infer_signature(frame, pipeline.predict(frame))
+    mlflow.sklearn.save_model(
+        pipeline, path, signature=signature, input_example=frame.head(3), serialization_format="cloudpickle"
+    )
+    answers = mlflow.pyfunc.load_model(str(path)).predict(pd.DataFrame(CUSTOMERS))
+    if answers.tolist() != pipeline.predict(pd.DataFrame(CUSTOMERS)).tolist():
+        raise DemoFailed("MLflow's pyfunc and the pipeline answer differently")
+    return path, answers.tolist()
 
 
 def pretty(value: Any, indent: int = 0) -> str:
@@ -166,8 +176,28 @@ def choose_port(variable: str, default: int, what: str) -> int:
 
 
 def upload(stack: StackProcess, model: Path, key: str) -> None:
-    print(f"$ aws --endpoint-url {stack.s3_endpoint} s3 cp {model.name} s3://{stack.bucket}/{key}")
-    print(stack.aws("s3", "cp", "--no-progress", str(model), f"s3://{stack.bucket}/{key}").stdout.strip())
+    recursive = ["--recursive"] if model.is_dir() else []
+    print(
+        f"$ aws --endpoint-url {stack.s3_endpoint} s3 cp {' '.join(recursive)} {model.name} s3://{stack.bucket}/{key}"
+    )
+    done = stack.aws("s3", "cp", "--no-progress", *recursive, str(model), f"s3://{stack.bucket}/{key}")
+    print(done.stdout.strip())
+
+
+def publish(stack: StackProcess, model: Path, name: str, version: int) -> None:
+    """The serverless-sklearn command: local checks, upload, wait until served, a curl to paste."""
+    print(f"$ serverless-sklearn publish {model.name} --name {name} --version {version}")
+    command = [str(Path(sys.executable).with_name("serverless-sklearn"))]
+    env = {
+        **stack.aws_env(),
+        "SERVERLESS_SKLEARN_BUCKET": stack.bucket,
+        "SERVERLESS_SKLEARN_URL": stack.inference_url.rstrip("/"),
+    }
+    arguments = ["publish", str(model), "--name", name, "--version", str(version), "--timeout", "60"]
+    done = subprocess.run([*command, *arguments], env=env, capture_output=True, text=True, timeout=120, check=False)
+    print(done.stdout.strip())
+    if done.returncode != 0:
+        raise DemoFailed(f"serverless-sklearn publish failed: {done.stderr.strip()}")
 
 
 def run_demo(stack: StackProcess, logistic: Path, forest: Path, churn: Path, churn_answers: list[Any]) -> None:
@@ -175,13 +205,13 @@ def run_demo(stack: StackProcess, logistic: Path, forest: Path, churn: Path, chu
     bucket = stack.bucket
     step(f"Upload the logistic regression as s3://{bucket}/iris.joblib (model iris, version 1)")
     upload(stack, logistic, "iris.joblib")
-    step(f"Upload the random forest as s3://{bucket}/iris-forest/2/model.joblib (model iris-forest, version 2)")
-    upload(stack, forest, "iris-forest/2/model.joblib")
-    step(f"Upload the DataFrame pipeline as s3://{bucket}/churn.joblib (model churn, version 1)")
-    upload(stack, churn, "churn.joblib")
+    step("Publish the random forest with the serverless-sklearn command (model iris-forest, version 2)")
+    publish(stack, forest, "iris-forest", 2)
+    step(f"Upload the DataFrame pipeline's MLflow model directory to s3://{bucket}/churn/1/ (model churn, version 1)")
+    upload(stack, churn, "churn/1/")
 
-    step("Wait until the loader has published the three models")
-    for path in ("/v2/models/iris/ready", "/v2/models/iris-forest/versions/2/ready", "/v2/models/churn/ready"):
+    step("Wait until the loader has published the models uploaded with the aws CLI")
+    for path in ("/v2/models/iris/ready", "/v2/models/churn/ready"):
         started = time.monotonic()
         wait_for_status(f"{url}{path}", 200, timeout=READY_TIMEOUT_SECONDS)
         print(f"GET {path} -> 200 after {time.monotonic() - started:.1f} s")
@@ -247,7 +277,10 @@ def run_churn(stack: StackProcess, expected: list[Any]) -> None:
     records = [dict(zip(CUSTOMERS, values, strict=True)) for values in zip(*CUSTOMERS.values(), strict=True)]
     v1 = call("KServe V1, one record per customer", stack, "/v1/models/churn:predict", {"instances": records})
     check(v1.get("predictions") == expected, f"V1 answered {v1}; the pipeline's own predict says {expected}")
-    print(f"churned: {expected}, as pipeline.predict answers locally")
+    split = {"columns": list(CUSTOMERS), "data": [list(values) for values in zip(*CUSTOMERS.values(), strict=True)]}
+    scored = call("MLflow's scoring protocol", stack, "/v2/models/churn/invocations", {"dataframe_split": split})
+    check(scored.get("predictions") == expected, f"/invocations answered {scored}; MLflow's pyfunc says {expected}")
+    print(f"churned: {expected}, as the pipeline and MLflow's pyfunc answer locally")
 
 
 def main() -> int:
@@ -258,7 +291,7 @@ def main() -> int:
     running: StackProcess | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="serverless-sklearn-demo-") as scratch:
-            step("Train a logistic regression and a random forest on iris, and a churn pipeline on a DataFrame")
+            step("Train a logistic regression and a random forest on iris, and a churn pipeline saved with MLflow")
             logistic, forest = train_models(Path(scratch))
             churn, churn_answers = train_churn(Path(scratch))
             step("Start the local stack")
@@ -275,7 +308,7 @@ def main() -> int:
             print(f"\nLast lines of {LOG_PATH}:\n{tail}", file=sys.stderr)
         print(f"Demo failed after {time.monotonic() - started:.1f} s", file=sys.stderr)
         return 1
-    print(f"\nDemo finished in {time.monotonic() - started:.1f} s: every model answered V2, V1 and /inference.")
+    print(f"\nDemo finished in {time.monotonic() - started:.1f} s: every model answered V2, V1, MLflow and /inference.")
     return 0
 
 

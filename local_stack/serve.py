@@ -105,6 +105,12 @@ def banner(stack: LocalStack) -> str:
             f"  curl -s {url}/v2/models/iris/infer -H 'content-type: application/json' -d {body}",
             f"  {aws} s3 rm s3://{bucket}/iris.joblib",
             "",
+            "Or with the serverless-sklearn command (.venv/bin/serverless-sklearn):",
+            f"  export SERVERLESS_SKLEARN_BUCKET={bucket} SERVERLESS_SKLEARN_URL={url.rstrip('/')}",
+            f"  export AWS_ENDPOINT_URL_S3={s3}",
+            "  serverless-sklearn publish iris.joblib --name iris",
+            "  serverless-sklearn models",
+            "",
             "A replaced or removed model is served until the next check of its file (MODEL_REFRESH_SECONDS).",
             "Stop with Ctrl-C.",
         ]

@@ -8,4 +8,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -r "$here/requirements-dev.txt"
+# The project itself, editable, for the serverless-sklearn command; its requirements are the pins just installed.
+"$venv/bin/python" -m pip install --quiet --no-deps --editable "$here"
 touch "$venv/.installed"

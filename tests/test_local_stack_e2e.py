@@ -124,5 +124,7 @@ def test_the_demo_prints_predictions_of_every_model_and_exits_0() -> None:
     assert "/v1/models/iris-forest:predict" in done.stdout
     assert done.stdout.count("species: setosa, versicolor, virginica") == 3
     assert "/v2/models/churn/infer" in done.stdout and "/v1/models/churn:predict" in done.stdout
-    assert "as pipeline.predict answers locally" in done.stdout
+    assert "as the pipeline and MLflow's pyfunc answer locally" in done.stdout
+    assert "/v2/models/churn/invocations" in done.stdout
+    assert "ready iris-forest version 2" in done.stdout and "curl -s -X POST" in done.stdout  # the command
     assert "Demo finished in" in done.stdout
