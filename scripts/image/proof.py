@@ -14,6 +14,9 @@
    churn.joblib, asked with one V2 input per column: scikit-learn serves it with pandas inside the image.
 5. Does the same for an XGBoost and a LightGBM classifier (xgb.joblib, lgbm.joblib): the loader loads and checks
    both inside the image, and each answers as it does here, on whichever runtime the loader chose.
+6. Saves the DataFrame pipeline as an MLflow model directory (cloudpickle, a signature, an input example), uploads
+   its files under churn-mlflow/1/, and asks it through MLflow's scoring protocol: MLmodel is read (PyYAML) and the
+   cloudpickle file loads inside the image, which holds no MLflow.
 It also checks that the CMD is the agreed inference handler, that no installed wheel needs a newer glibc than
 Lambda's, that every shared library the installed extension modules need resolves inside the image (with
 Lambda's library path), and that the build's CA bundle did not end up in the image. It prints the image's
@@ -58,6 +61,7 @@ UPLOADS = {f"{MODEL}.joblib": f"{MODEL}/1/model.joblib", f"{MODEL}/2/model.skops
 TABULAR = "churn"
 TABULAR_KEY = f"{TABULAR}.joblib"
 FAMILIES = ("xgb", "lgbm")
+MLFLOW_MODEL = "churn-mlflow"
 RUN_TIMEOUT_SECONDS = 180
 EFS_UID = 1001
 CONTAINER_PREFIX = "image-test-"
@@ -108,8 +112,20 @@ def train_tabular_model(path: Path) -> tuple[dict[str, list[Any]], list[int]]:
     preprocess = ColumnTransformer([("age", StandardScaler(), ["age"]), ("city", OneHotEncoder(), ["city"])])
     model = Pipeline([("preprocess", preprocess), ("model", LogisticRegression())]).fit(frame, target)
     joblib.dump(model, path)
+    save_mlflow_directory(model, frame, path.parent / MLFLOW_MODEL)
     asked = frame.iloc[:4]
     return {column: asked[column].tolist() for column in asked.columns}, model.predict(asked).tolist()
+
+
+def save_mlflow_directory(model: Any, frame: Any, directory: Path) -> None:
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(frame, model.predict(frame))
+    example = frame.head(3)
+    mlflow.sklearn.save_model(
+        model, directory, signature=signature, input_example=example, serialization_format="cloudpickle"
+    )
 
 
 def train_family_models(work: Path, rows: list[list[float]]) -> dict[str, tuple[Path, list[int]]]:
@@ -329,7 +345,12 @@ def prove(image: Image, work: Path) -> None:
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         records = []
         family_uploads = {f"{name}.joblib": path for name, (path, _) in families.items()}
-        for key, path in {**uploads, TABULAR_KEY: tabular_path, **family_uploads}.items():
+        mlflow_files = {
+            f"{MLFLOW_MODEL}/1/{file.relative_to(work / MLFLOW_MODEL).as_posix()}": file
+            for file in sorted((work / MLFLOW_MODEL).rglob("*"))
+            if file.is_file()
+        }
+        for key, path in {**uploads, TABULAR_KEY: tabular_path, **family_uploads, **mlflow_files}.items():
             s3.upload_file(str(path), BUCKET, key)
             records.append(s3_created_record(BUCKET, key, s3.head_object(Bucket=BUCKET, Key=key)))
         invoke = Invoker(
@@ -378,7 +399,9 @@ def prove(image: Image, work: Path) -> None:
         for name in FAMILIES:
             family_calls.append(http_api_event(f"/v1/models/{name}:predict", {"instances": rows}))
             family_calls.append(http_api_event(f"/v2/models/{name}", None, method="GET"))
-        served = invoke(command[0], latest, first, latest, metadata, tabular, *family_calls)
+        split = {"columns": list(columns), "data": [list(row) for row in zip(*columns.values(), strict=True)]}
+        scored = http_api_event(f"/v2/models/{MLFLOW_MODEL}/invocations", {"dataframe_split": split})
+        served = invoke(command[0], latest, first, latest, metadata, tabular, *family_calls, scored)
 
     platform = json.loads(served["calls"][3]["result"]["body"]).get("platform")
     if platform != "onnxruntime_onnx":
@@ -410,6 +433,11 @@ def prove(image: Image, work: Path) -> None:
             raise ProofFailed(f"expected {name} to predict {expected_labels}, got {answer}")
         runtime = json.loads(described.get("body") or "{}").get("platform")
         print(f"inference predicted {expected_labels} with the {name} classifier, served by {runtime}")
+    answer = served["calls"][-1]["result"]
+    got = json.loads(answer.get("body") or "{}").get("predictions")
+    if answer.get("statusCode") != 200 or got != tabular_expected:
+        raise ProofFailed(f"expected the MLflow directory to predict {tabular_expected}, got {answer}")
+    print(f"inference predicted {tabular_expected} from an MLflow model directory through /invocations")
     cold, _, warm = (call["seconds"] * 1000 for call in served["calls"][:3])
     print(
         f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
