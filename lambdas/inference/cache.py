@@ -30,9 +30,9 @@ from lambdas.common.repository import (
 from lambdas.common.signature import Signature, SignatureError
 from lambdas.common.verdicts import Verdict, read_verdict
 from lambdas.inference.errors import ModelNotFound, ModelUnavailable
-from lambdas.inference.memory import object_bytes, resident_bytes
+from lambdas.inference.memory import LoadGrowth, object_bytes
 from lambdas.inference.observability import logger
-from lambdas.inference.runtimes import OnnxRunner, Runner, SklearnRunner
+from lambdas.inference.runtimes import OnnxRunner, Runner, SklearnRunner, import_runtime
 
 # Loads of different models may run in parallel; loads of one model are serialised by one of these locks.
 _LOAD_LOCK_STRIPES = 32
@@ -248,7 +248,8 @@ class ModelCache:
         """Load and describe a model. The stamp was taken before loading: if the file changes meanwhile, the next
         check sees a different stamp and loads it again."""
         metadata = read_metadata(path.parent) or {}
-        before = resident_bytes()
+        import_runtime(path)  # a cold process imports its runtime here, outside what the model is charged
+        before = LoadGrowth() if self._measure_resident else None
         runner: Runner
         if path.name.endswith(".onnx"):
             try:
@@ -270,11 +271,10 @@ class ModelCache:
         return self._loaded(name, version, runner, stamp, _signature(metadata, runner), before)
 
     def _loaded(
-        self, name: str, version: int, runner: Runner, stamp: FileStamp, signature: Signature, before: int | None
+        self, name: str, version: int, runner: Runner, stamp: FileStamp, signature: Signature, before: LoadGrowth | None
     ) -> LoadedModel:
         """The loaded model with what it costs: the larger of the memory the load grew and what the model holds."""
-        after = resident_bytes() if self._measure_resident else None
-        grown = after - before if after is not None and before is not None else 0
+        grown = before.bytes() if before is not None else 0
         held = object_bytes(runner.estimator) if isinstance(runner, SklearnRunner) else 0
         return LoadedModel(name, version, runner, stamp, signature, max(grown, held))
 

@@ -5,7 +5,9 @@ memory once loaded. Two measures are taken across each load, and the cache count
 file):
 
 - the process's resident memory growth across the load (``/proc/self/statm``), which sees native allocations such
-  as an onnxruntime session's, but misses memory a load reuses after an earlier model was freed;
+  as an onnxruntime session's, but misses memory a load reuses after an earlier model was freed. A load that
+  imports code (the first model of an estimator family in a fresh process) does not count it: the modules stay
+  when the model goes, and a cold function would otherwise charge its first model for scikit-learn itself;
 - the bytes the loaded object graph holds: every numpy array's buffer and every Python object's own size, walked
   from the model (scikit-learn's Cython trees through their pickled state), which sees reused memory too.
 """
@@ -31,6 +33,20 @@ def resident_bytes() -> int | None:
         return int(_STATM.read_bytes().split()[1]) * _PAGE_BYTES
     except (OSError, ValueError, IndexError):
         return None
+
+
+class LoadGrowth:
+    """Resident memory growth across a load, started before it; zero when the load imported modules."""
+
+    def __init__(self) -> None:
+        self._modules = len(sys.modules)
+        self._before = resident_bytes()
+
+    def bytes(self) -> int:
+        after = resident_bytes()
+        if after is None or self._before is None or len(sys.modules) != self._modules:
+            return 0
+        return after - self._before
 
 
 def object_bytes(root: Any) -> int:

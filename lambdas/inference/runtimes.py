@@ -42,6 +42,15 @@ class Runner(Protocol):
     def fallback_signature(self) -> Signature: ...
 
 
+def import_runtime(path: Path) -> None:
+    """Import the library that will load ``path``: onnxruntime for a conversion, joblib and scikit-learn else."""
+    if path.suffix == ".onnx":
+        import onnxruntime  # noqa: F401
+    else:
+        import joblib  # noqa: F401
+        import sklearn  # noqa: F401
+
+
 class SklearnRunner:
     runtime = SCIKIT_LEARN
     platform = "sklearn"

@@ -294,3 +294,29 @@ def test_threads_calling_the_handler_during_republishing_get_only_good_answers(
     assert answers
     assert {answer for status, data in answers for answer in data} <= {0, "setosa"}
     assert {status for status, _ in answers} == {200}
+
+
+_COLD_LOAD = """
+import sys
+from pathlib import Path
+from lambdas.inference.cache import ModelCache
+cache = ModelCache(Path(sys.argv[1]), max_bytes=1 << 30, refresh_seconds=5.0, measure_resident=True)
+print(cache.get("iris", 1).size_bytes)
+"""
+
+
+def test_a_cold_process_does_not_charge_its_first_model_for_importing_scikit_learn(
+    model_dir: Path, trained: TrainedModels
+) -> None:
+    import subprocess
+    import sys
+
+    path = publish(model_dir, "iris", 1, trained.logistic)
+
+    # A fresh interpreter, as a cold inference function: nothing of scikit-learn is imported before the load.
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_LOAD, str(model_dir)], capture_output=True, text=True, timeout=120, check=True
+    )
+
+    charged = int(done.stdout.strip().splitlines()[-1])  # after the load's log line
+    assert charged < 1 << 20, f"a {path.stat().st_size}-byte LogisticRegression was charged {charged} bytes"
