@@ -2,9 +2,10 @@
 
 Fifty forests are published, then, round after round (a fixed count), some are republished as new versions, some
 old versions deleted, and every model is asked once, with a model cache far smaller than the models' total. The
-stack process's resident memory is sampled after each round. It prints the requests, the 5xx answers (there must
-be none), the cache's evictions and the RSS per round, and exits non-zero on any 5xx or when RSS keeps growing
-(the last round above the mid-run level by more than ``GROWTH_ALLOWED``).
+inference function's process (its own worker, apart from the loader's) has its resident memory sampled after each
+round. It prints the requests, the 5xx answers (there must be none), the cache's evictions and the RSS per round,
+and exits non-zero on any 5xx or when RSS keeps growing (the last round above the mid-run level by more than
+``GROWTH_ALLOWED``).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def main() -> int:
                     version = published[name].pop(0)
                     s3.delete_object(Bucket=stack.bucket, Key=f"{name}/{version}/model.joblib")
             errors = _ask_every_model(stack, names, totals)
-            table.append((round_number, resident_mb(stack.process.pid), errors, _evictions(stack)))
+            inference_pid = stack.function_pids.get("inference", stack.process.pid)
+            table.append((round_number, resident_mb(inference_pid), errors, _evictions(stack)))
             print(f"round {round_number:2d}: RSS {table[-1][1]:7.1f} MB, errors {errors}, evictions {table[-1][3]}")
     elapsed = time.monotonic() - started
     print(f"\nsoak: {MODELS} models, {ROUNDS} rounds, {elapsed:.0f} s; cache bound {CACHE_BYTES / 1e6:.1f} MB")

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class StackProcess:
     model_dir: Path
     log_path: Path
     region: str = "us-east-1"
+    function_pids: dict[str, int] = field(default_factory=dict)  # each function's worker process, at start-up
 
     def aws_env(self) -> dict[str, str]:
         """The environment for boto3 or the aws CLI to reach this stack's S3."""
@@ -137,6 +138,7 @@ def running_stack(
                 inference_url=info["inference_url"],
                 bucket=info["bucket"],
                 model_dir=Path(info["model_dir"]),
+                function_pids={str(k): int(v) for k, v in (info.get("function_pids") or {}).items()},
                 log_path=log_file,
             )
             yield stack

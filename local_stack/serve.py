@@ -124,6 +124,7 @@ def write_ready_file(path: Path, stack: LocalStack) -> None:
         "bucket": stack.config.bucket,
         "model_dir": str(stack.model_dir),
         "pid": os.getpid(),
+        "function_pids": stack.function_pids(),
     }
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(info), encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Starts and stops the pieces of the local stack in one process."""
+"""Starts and stops the pieces of the local stack: S3 and the event bridge in this process, each function's handler
+in a process of its own (see ``functions``)."""
 
 from __future__ import annotations
 
@@ -72,9 +73,9 @@ class MotoServer:
 
 
 class LocalStack:
-    """moto S3 + SQS, the bridge that drives the loader, and the HTTP gateway in front of the inference handler.
+    """moto S3 + SQS, the bridge that drives the loader, and the HTTP gateway in front of the inference function.
 
-    The handlers run in this process and read their settings from its environment, so one process holds one stack.
+    The functions run in worker processes with this process's environment plus what Terraform sets per function.
     """
 
     def __init__(self, config: StackConfig) -> None:
@@ -84,6 +85,7 @@ class LocalStack:
         self._gateway: InferenceGateway | None = None
         self._gateway_thread: threading.Thread | None = None
         self._bridge: S3EventBridge | None = None
+        self._functions: list[LocalFunction] = []
 
     @property
     def s3_endpoint(self) -> str:
@@ -94,6 +96,10 @@ class LocalStack:
     def inference_url(self) -> str:
         assert self._gateway is not None, "start() first"
         return f"http://{HOST}:{self._gateway.port}"
+
+    def function_pids(self) -> dict[str, int]:
+        """The process id of each function's worker, by function name."""
+        return {function.name: pid for function in self._functions if (pid := function.pid) is not None}
 
     def start(self) -> None:
         try:
@@ -116,12 +122,26 @@ class LocalStack:
         os.environ["MODEL_DIR"] = str(self.model_dir)
 
         sqs, queue_url, failure_queue_url = self._create_bucket_and_queues(endpoint)
-        lock = threading.Lock()
-        loader = LocalFunction("loader", config.loader_handler, lock, region=config.region, timeout_seconds=300)
-        inference = LocalFunction("inference", config.inference_handler, lock, region=config.region)
+        loader = LocalFunction(
+            "loader",
+            config.loader_handler,
+            {**os.environ, "POWERTOOLS_SERVICE_NAME": "loader"},
+            region=config.region,
+            timeout_seconds=300,
+        )
+        # On AWS the inference function has no S3 access: it is given no S3 endpoint here either.
+        inference_environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        inference = LocalFunction(
+            "inference",
+            config.inference_handler,
+            {**inference_environment, "POWERTOOLS_SERVICE_NAME": "inference"},
+            region=config.region,
+            timeout_seconds=28,
+        )
+        self._functions = [loader, inference]
         # Import both handlers now: a broken handler stops the stack at start-up rather than at the first request.
-        loader.load()
-        inference.load()
+        for function in self._functions:
+            function.start()
 
         self._bridge = S3EventBridge(sqs, queue_url, failure_queue_url, loader)
         self._bridge.start()
@@ -163,6 +183,9 @@ class LocalStack:
         if self._bridge is not None:
             self._bridge.stop()
             self._bridge = None
+        for function in self._functions:
+            function.stop()
+        self._functions = []
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

@@ -1,12 +1,15 @@
-"""The local stack turns bucket changes into loader invocations the way S3 notifications drive the loader Lambda."""
+"""The local stack turns bucket changes into loader invocations the way S3 notifications drive the loader Lambda,
+and runs each function in a process of its own: a slow or crashing loader never holds up or takes down inference.
+
+The handlers here run in the functions' worker processes; they record what they see in the model directory."""
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import quote_plus
@@ -18,24 +21,46 @@ from local_stack.bridge import MAX_ATTEMPTS, Sequencer
 from local_stack.process import http_request
 from local_stack.stack import LocalStack, StackConfig
 
-EVENTS: list[dict[str, Any]] = []
-_lock = threading.Lock()
+
+def _journal() -> Path:
+    return Path(os.environ["MODEL_DIR"]) / "events.jsonl"
+
+
+def recorded_events(model_dir: Path) -> list[dict[str, Any]]:
+    try:
+        lines = (model_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line]
 
 
 def recording_loader(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A loader that records each event; keys starting with flaky fail twice, keys starting with broken always."""
-    with _lock:
-        EVENTS.append(event)
-        key = event["Records"][0]["s3"]["object"]["key"]
-        attempts = sum(1 for seen in EVENTS if seen["Records"][0]["s3"]["object"]["key"] == key)
+    """A loader that records each event; keys starting with flaky fail twice, keys starting with broken always,
+    keys starting with slow take five seconds and keys starting with crash end the loader's process."""
+    with _journal().open("a", encoding="utf-8") as journal:
+        journal.write(json.dumps(event) + "\n")
+    key = event["Records"][0]["s3"]["object"]["key"]
+    attempts = sum(1 for seen in recorded_events(_journal().parent) if seen["Records"][0]["s3"]["object"]["key"] == key)
     if key.startswith("broken") or (key.startswith("flaky") and attempts < MAX_ATTEMPTS):
         raise RuntimeError(f"cannot load {key} (attempt {attempts})")
+    if key.startswith("slow"):
+        time.sleep(5)
+        (_journal().parent / f"{key}.done").touch()
+    if key.startswith("crash"):
+        os._exit(3)
     assert context.function_name == "loader"
-    return {"processed": 1}
+    return {"processed": 1, "pid": os.getpid()}
 
 
 def echo_inference(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    body = {"path": event["rawPath"], "model_dir": os.environ["MODEL_DIR"], "function": context.function_name}
+    body = {
+        "path": event["rawPath"],
+        "model_dir": os.environ["MODEL_DIR"],
+        "function": context.function_name,
+        "service": os.environ.get("POWERTOOLS_SERVICE_NAME"),
+        "s3_endpoint": os.environ.get("AWS_ENDPOINT_URL_S3"),
+        "pid": os.getpid(),
+    }
     return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
 
 
@@ -51,6 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         quiet=True,
     )
     local = LocalStack(config)
+    _model_dir[:] = [local.model_dir]
     # The stack points this process's AWS settings at itself; other tests must not inherit that.
     with mock.patch.dict(os.environ):
         local.start()
@@ -71,9 +97,12 @@ def s3(stack: LocalStack) -> Any:
     )
 
 
+_model_dir: list[Path] = []
+
+
 def records_for(key: str) -> list[dict[str, Any]]:
-    with _lock:
-        return [record for event in EVENTS for record in event["Records"] if record["s3"]["object"]["key"] == key]
+    events = recorded_events(_model_dir[0])
+    return [record for event in events for record in event["Records"] if record["s3"]["object"]["key"] == key]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -105,8 +134,7 @@ def test_the_configuration_test_event_never_reaches_the_loader(stack: LocalStack
     s3.put_object(Bucket="bridge-test", Key="marker.joblib", Body=b"x")
     wait_until(lambda: len(records_for("marker.joblib")) == 1)
 
-    with _lock:
-        assert all("Records" in event for event in EVENTS)
+    assert all("Records" in event for event in recorded_events(stack.model_dir))
 
 
 def test_a_failed_load_is_retried_with_the_same_sequencer(stack: LocalStack, s3: Any) -> None:
@@ -136,7 +164,34 @@ def test_http_requests_reach_the_inference_handler_with_the_model_dir(stack: Loc
     answer = http_request("GET", f"{stack.inference_url}/v2/health/live")
 
     assert answer.status == 200
-    assert answer.json() == {"path": "/v2/health/live", "model_dir": str(stack.model_dir), "function": "inference"}
+    seen = answer.json()
+    assert (seen["path"], seen["model_dir"], seen["function"]) == ("/v2/health/live", str(stack.model_dir), "inference")
+    assert seen["service"] == "inference"  # the environment Terraform gives it
+    assert seen["s3_endpoint"] is None  # on AWS the inference function has no S3 access
+    assert seen["pid"] != os.getpid()
+
+
+def test_requests_are_answered_while_the_loader_is_busy(stack: LocalStack, s3: Any) -> None:
+    s3.put_object(Bucket="bridge-test", Key="slow.joblib", Body=b"x")
+    wait_until(lambda: len(records_for("slow.joblib")) == 1)
+
+    # The loader takes five seconds over this event; inference answers meanwhile, not after it.
+    answers = [http_request("GET", f"{stack.inference_url}/v2/health/live").status for _ in range(5)]
+    loader_done = (stack.model_dir / "slow.joblib.done").exists()
+
+    assert answers == [200] * 5
+    assert not loader_done
+
+
+def test_a_loader_that_crashes_is_replaced_and_inference_keeps_answering(stack: LocalStack, s3: Any) -> None:
+    before = http_request("GET", f"{stack.inference_url}/v2/health/live").json()["pid"]
+    s3.put_object(Bucket="bridge-test", Key="crash.joblib", Body=b"x")
+    wait_until(lambda: len(records_for("crash.joblib")) == MAX_ATTEMPTS, timeout=60)
+    s3.put_object(Bucket="bridge-test", Key="after-crash.joblib", Body=b"x")
+    wait_until(lambda: len(records_for("after-crash.joblib")) == 1)
+
+    answer = http_request("GET", f"{stack.inference_url}/v2/health/live")
+    assert answer.status == 200 and answer.json()["pid"] == before
 
 
 def test_sequencers_increase_and_keep_increasing_after_a_restart() -> None:
