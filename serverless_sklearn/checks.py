@@ -47,7 +47,7 @@ def check(path: Path, sample_path: Path | None) -> LocalModel:
     if path.suffix not in MODEL_SUFFIXES:
         raise DeploymentError(f"{path.name}: a model file ends in one of {', '.join(MODEL_SUFFIXES)}")
     sample = _sample(SampleFile(sample_path.name, sample_path.read_bytes())) if sample_path else None
-    files = (path, sample_path) if sample_path else (path,)
+    files = (sample_path, path) if sample_path else (path,)  # the sample first: the model is signed on it
     return _signed(path, files, sample, (), None, "predict", mlflow=False)
 
 

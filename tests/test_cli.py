@@ -65,6 +65,8 @@ def test_publish_checks_uploads_waits_and_prints_a_curl_that_answers_as_the_mode
     assert done.returncode == 0, done.stdout + done.stderr
     assert "takes 4 FP64 features" in done.stdout
     assert "ready iris version 1" in done.stdout
+    metadata = json.loads((stack.model_dir / "models" / "iris" / "1" / "metadata.json").read_text())
+    assert metadata["validation"]["serving_check"]["checked_on"] == "sample.json"  # uploaded before the model
     curl = next(line for line in done.stdout.splitlines() if line.startswith("curl "))
     answered = subprocess.run(shlex.split(curl), capture_output=True, text=True, timeout=30, check=True)
     outputs = json.loads(answered.stdout)["outputs"]
