@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -137,14 +137,20 @@ def parse_json(text: str) -> Any:
 
 
 def read_json_object(
-    body: Any, is_base64: bool, content_type: str | None, max_bytes: int, *, optional: bool = False
+    body: Any,
+    is_base64: bool,
+    content_type: str | None,
+    max_bytes: int,
+    *,
+    optional: bool = False,
+    parse: Callable[[str], Any] = parse_json,
 ) -> dict[str, Any]:
     """The request body as a JSON object, checked in the order size, media type, syntax, top-level type."""
     text = body_text(body, is_base64, max_bytes)
     if optional and (not text or text.isspace()):
         return {}
     check_media_type(content_type)
-    document = parse_json(text)
+    document = parse(text)
     if not isinstance(document, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(document).__name__}")
     return document

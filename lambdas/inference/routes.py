@@ -15,9 +15,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from lambdas.common.settings import Settings
-from lambdas.inference import binary, protocol
+from lambdas.inference import binary, protocol, tensor_json
 from lambdas.inference.binary import BinaryAnswer
-from lambdas.inference.body import body_bytes, body_text, header, read_json_object
+from lambdas.inference.body import body_bytes, body_text, header, parse_json, read_json_object
 from lambdas.inference.errors import InferenceError, MethodNotAllowed
 from lambdas.inference.observability import count, logger
 from lambdas.inference.service import InferenceService
@@ -39,21 +39,23 @@ def service() -> InferenceService:
     return _service
 
 
-def json_body(event: dict[str, Any], *, optional: bool = False) -> dict[str, Any]:
-    """The JSON object a raw API Gateway or function URL event carries."""
+def json_body(event: dict[str, Any], *, optional: bool = False, tensors: bool = False) -> dict[str, Any]:
+    """The JSON object a raw API Gateway or function URL event carries; with ``tensors``, a V2 inference request
+    whose numeric input data are read straight into numpy arrays."""
     return read_json_object(
         event.get("body"),
         bool(event.get("isBase64Encoded")),
         header(event.get("headers"), "content-type"),
         service().settings.max_request_bytes,
         optional=optional,
+        parse=tensor_json.parse_v2_request if tensors else parse_json,
     )
 
 
 def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any] | BinaryAnswer:
     header_length = header(event.get("headers"), binary.HEADER_LENGTH)
     if header_length is None:
-        return service().v2_infer(name, version, json_body(event))
+        return service().v2_infer(name, version, json_body(event, tensors=True))
     raw = body_bytes(event.get("body"), bool(event.get("isBase64Encoded")), service().settings.max_request_bytes)
     return service().v2_infer(name, version, binary.read_request(raw, header_length.strip()))
 
