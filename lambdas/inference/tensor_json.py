@@ -43,10 +43,9 @@ def parse_v2_request(text: str) -> Any:
         document = simdjson.Parser().parse(text.encode("utf-8", "surrogatepass"))
         if not isinstance(document, simdjson.Object):
             return _plain(document)
-        keys = list(document.keys())
-        inputs = document["inputs"] if "inputs" in keys else None
-        if len(set(keys)) < len(keys) or not isinstance(inputs, simdjson.Array):
-            return parse_json(text)  # a repeated key (which keeps its last value) or no list of inputs: as usual
+        keys = _keys(document)
+        if keys is None or "inputs" not in keys or not isinstance(inputs := document["inputs"], simdjson.Array):
+            return parse_json(text)  # a key looked up unreliably, or no list of inputs: as usual
         request = {key: _plain(document[key]) for key in keys if key != "inputs"}
         request["inputs"] = [_input(tensor) for tensor in inputs]
         return request
@@ -57,8 +56,8 @@ def parse_v2_request(text: str) -> Any:
 def _input(tensor: Any) -> Any:
     if not isinstance(tensor, simdjson.Object):
         return _plain(tensor)
-    keys = list(tensor.keys())
-    if len(set(keys)) < len(keys):
+    keys = _keys(tensor)
+    if keys is None:
         return tensor.as_dict()
     fields = {key: _plain(tensor[key]) for key in keys if key != "data"}
     if "data" not in keys:
@@ -74,6 +73,15 @@ def _input(tensor: Any) -> Any:
             pass
     fields["data"] = _plain(data)
     return fields
+
+
+def _keys(value: simdjson.Object) -> list[str] | None:
+    """The object's keys when each looks up its own value: not when one is repeated (the last value counts) or
+    holds a NUL character (simdjson looks up the key up to the NUL, so ``"a\\u0000b"`` would find ``"a"``)."""
+    keys = list(value.keys())
+    if len(set(keys)) < len(keys) or any("\x00" in key for key in keys):
+        return None
+    return keys
 
 
 def _nested_like(data: Any, shape: Any) -> bool:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambdas.inference.body import parse_json
 from lambdas.inference.tensor_json import parse_v2_request
@@ -112,3 +114,44 @@ def test_a_repeated_key_keeps_its_last_value_as_a_plain_parse_does() -> None:
     expected = parse_json(text)
     assert _plain(parse_v2_request(text), expected) == expected
     assert parse_v2_request(text)["inputs"][0]["data"] == [5, 6, 7, 8]
+
+
+def test_a_key_holding_a_nul_character_gets_its_own_value() -> None:
+    text = '{"a": 1, "a\\u0000b": 2, "inputs": [{"name": "x", "name\\u0000": "y", "shape": [1], "data": [1]}]}'
+    assert parse_v2_request(text) == parse_json(text)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=12,
+)
+_TENSOR = st.fixed_dictionaries(
+    {
+        "datatype": st.sampled_from(["FP64", "FP32", "INT64", "INT8", "UINT64", "BYTES", "BOOL"]) | _JSON,
+        "shape": st.lists(st.integers(-1, 5), max_size=3) | _JSON,
+        "data": st.lists(st.lists(st.integers(-(2**65), 2**65) | st.floats(allow_nan=False), max_size=4), max_size=4)
+        | st.lists(st.integers() | st.floats(allow_nan=False, allow_infinity=False), max_size=8)
+        | _JSON,
+    },
+    optional={"name": st.text(max_size=4)},
+).flatmap(lambda fields: st.dictionaries(st.text(max_size=3), _JSON, max_size=2).map(lambda extra: extra | fields))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    inputs=st.lists(_TENSOR, max_size=3) | _JSON,
+    extra=st.dictionaries(st.text(max_size=4), _JSON, max_size=3),
+)
+def test_any_document_is_what_a_plain_parse_gives_or_fails_as_it_does(inputs: Any, extra: dict[str, Any]) -> None:
+    text = json.dumps(extra | {"inputs": inputs})
+
+    def outcome(parse: Any) -> Any:
+        try:
+            return ("parsed", parse(text))
+        except Exception as error:  # the comparison is of which error, with which message
+            return (type(error).__name__, str(error))
+
+    expected = outcome(parse_json)
+    got = outcome(parse_v2_request)
+    assert (got[0], _plain(got[1], expected[1])) == expected
