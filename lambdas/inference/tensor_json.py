@@ -7,8 +7,8 @@ row-major order. Flat data must then hold as many numbers as the shape (checked 
 nested data must have the shape's row count and its first and last rows its width, which catches a transposed or
 reshaped batch. Rows in between are not walked one by one: a ragged middle that still adds up to the shape is
 read row-major, as Triton reads all nested data. Anything else (``null`` for a missing value, strings, booleans, a
-number the datatype cannot hold) keeps its Python list and the usual checks. A body simdjson cannot read goes to
-``body.parse_json``, whose errors every route shares.
+number the datatype cannot hold) keeps its Python list and the usual checks. A body simdjson cannot read, and a
+small one, goes to ``body.parse_json``, whose errors every route shares.
 """
 
 from __future__ import annotations
@@ -35,10 +35,16 @@ _DTYPE_OF_BUFFER: dict[_Buffer, np.dtype[Any]] = {
 # What simdjson raises for text it does not read as JSON, and for an array that does not fit the buffer asked for.
 _NOT_READ = (ValueError, RuntimeError)
 _NOT_NUMBERS = (TypeError, ValueError, RuntimeError)
+# Below this many characters (a few dozen numbers) the plain parse and numpy's conversion of its lists cost less
+# than reading the document key by key through simdjson.
+SMALL_BODY_CHARS = 1024
 
 
 def parse_v2_request(text: str) -> Any:
-    """The JSON document of a V2 inference request, numeric input data as flat numpy arrays."""
+    """The JSON document of a V2 inference request, numeric input data as flat numpy arrays (in a body of
+    ``SMALL_BODY_CHARS`` or more)."""
+    if len(text) < SMALL_BODY_CHARS:
+        return parse_json(text)
     try:
         document = simdjson.Parser().parse(text.encode("utf-8", "surrogatepass"))
         if not isinstance(document, simdjson.Object):

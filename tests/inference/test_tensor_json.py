@@ -4,6 +4,7 @@ plain JSON parse for everything else, and the usual errors for data that is not 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,10 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lambdas.inference import tensor_json
 from lambdas.inference.body import parse_json
 from lambdas.inference.tensor_json import parse_v2_request
 from tests.inference.conftest import Invoke, TrainedModels
 from tests.inference.support import event_for, response_json, v2_request
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _every_body_through_simdjson() -> Iterator[None]:
+    """Small bodies take the plain parse; here every body, however small, is read through simdjson."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tensor_json, "SMALL_BODY_CHARS", 0)
+        yield
 
 
 def _batch(rows: int) -> np.ndarray:
@@ -22,6 +32,9 @@ def _batch(rows: int) -> np.ndarray:
     generator = np.random.default_rng(7)
     features: np.ndarray = generator.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(rows, 4))
     return features
+
+
+ONE = [[5.1, 3.5, 1.4, 0.2]]
 
 
 def _plain(document: Any, like: Any) -> Any:
@@ -155,3 +168,13 @@ def test_any_document_is_what_a_plain_parse_gives_or_fails_as_it_does(inputs: An
     expected = outcome(parse_json)
     got = outcome(parse_v2_request)
     assert (got[0], _plain(got[1], expected[1])) == expected
+
+
+def test_a_small_body_is_the_plain_parse_and_a_large_one_reads_its_numbers_flat() -> None:
+    small = json.dumps(v2_request(ONE, [1, 4]))
+    large = json.dumps(v2_request(_batch(100).tolist(), [100, 4]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tensor_json, "SMALL_BODY_CHARS", 1024)
+        assert len(small) < 1024 <= len(large)
+        assert parse_v2_request(small)["inputs"][0]["data"] == ONE
+        assert isinstance(parse_v2_request(large)["inputs"][0]["data"], np.ndarray)
