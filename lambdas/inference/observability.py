@@ -40,3 +40,6 @@ def flush() -> None:
     """Write the metrics gathered during one invocation, if any, as one EMF line."""
     if metrics.metric_set:
         metrics.flush_metrics()
+        # With metrics disabled (POWERTOOLS_METRICS_DISABLED) Powertools writes nothing and keeps the set, which
+        # would then grow and be flushed again on every request.
+        metrics.clear_metrics()

@@ -313,3 +313,19 @@ def test_a_fault_outside_the_routes_is_a_json_500(
     monkeypatch.setattr(handler._http_api, "resolve", broken_resolve)
     message = _error(invoke(event_for("http", "GET", "/v2/health/live", None)), 500)
     assert FakeContext.aws_request_id in message
+
+
+@pytest.mark.parametrize("disabled", [True, False], ids=["metrics-disabled", "metrics-on"])
+def test_each_invocation_writes_its_own_counts_and_keeps_none_for_the_next(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], disabled: bool
+) -> None:
+    from lambdas.inference.observability import metrics
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true" if disabled else "false")
+    capsys.readouterr()
+    for _ in range(3):
+        response = invoke(event_for("http", "POST", INFER, {"inputs": "not a list"}))
+        assert response["statusCode"] == 400
+        assert not metrics.metric_set  # nothing carried into the next invocation, written or not
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [line.get("RequestRejected") for line in lines] == ([] if disabled else [[1.0]] * 3)
