@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,6 @@ class LocalStack:
         os.environ.update(aws_environment(endpoint, config.region))
         os.environ["MODEL_DIR"] = str(self.model_dir)
 
-        sqs, queue_url, failure_queue_url = self._create_bucket_and_queues(endpoint)
         loader = LocalFunction(
             "loader",
             config.loader_handler,
@@ -139,9 +139,13 @@ class LocalStack:
             timeout_seconds=28,
         )
         self._functions = [loader, inference]
-        # Import both handlers now: a broken handler stops the stack at start-up rather than at the first request.
-        for function in self._functions:
-            function.start()
+        # Both handlers import now, each in its own process while S3 is set up here: a broken handler stops the
+        # stack at start-up rather than at the first request.
+        with ThreadPoolExecutor(len(self._functions), thread_name_prefix="start") as starting:
+            imported = [starting.submit(function.start) for function in self._functions]
+            sqs, queue_url, failure_queue_url = self._create_bucket_and_queues(endpoint)
+            for future in imported:
+                future.result()
 
         self._bridge = S3EventBridge(sqs, queue_url, failure_queue_url, loader)
         self._bridge.start()
