@@ -75,9 +75,10 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str
     forest.set_params(n_jobs=None)  # served single-threaded
     model_dir = tmp_path_factory.mktemp("efs")
     names = [f"forest-{index}" for index in range(MODELS)]
-    for name in names:
-        path = publish(model_dir, name, 1, forest)
-        joblib.dump(forest, path, compress=9)
+    packed = tmp_path_factory.mktemp("packed") / "forest.joblib"
+    joblib.dump(forest, packed, compress=9)
+    for name in names:  # the same compressed file under each name: each load is a model of its own in memory
+        path = publish(model_dir, name, 1, packed.read_bytes())
     file_bytes = path.stat().st_size
     rows = features[:3]
     return model_dir, names, rows, forest.predict(rows).tolist(), file_bytes

@@ -45,7 +45,7 @@ from tests.inference.support import event_for, v2_request
 from tests.s3_events import s3_record
 
 BUCKET = "models"
-PUBLISHES = 1000
+PUBLISHES = 500
 # Republishing in another format also removes the previous file; fewer rounds suffice to cross that window often.
 FORMAT_SWITCHES = 300
 PREDICTING_THREADS = 3
@@ -415,7 +415,7 @@ def test_deleted_and_recreated_versions_answer_a_version_that_exists_or_a_clean_
     ]
     present = {("cycle", 1), ("cycle", 2), ("cycle", 3), ("blink", 1)}
 
-    # When versions are deleted and re-created over 1,000 times while threads predict
+    # When versions are deleted and re-created hundreds of times while threads predict
     with predicting(lambda: Client(handler, models.probe, paths), paths) as race:
         for step in range(PUBLISHES + 2):
             name, key, version, create = steps[step % len(steps)]
@@ -486,7 +486,8 @@ def test_deleted_and_recreated_versions_answer_a_version_that_exists_or_a_clean_
     assert violations == []
     assert cache_events["ModelLoadFailed"] == 0, "the inference function saw a partial or unreadable model file"
     assert wrong_after_change == []
-    assert outcomes == {Status.PUBLISHED: (PUBLISHES + 2) // 2, Status.DELETED: (PUBLISHES + 2) // 2}
+    creates = sum(steps[step % len(steps)][3] for step in range(PUBLISHES + 2))
+    assert outcomes == {Status.PUBLISHED: creates, Status.DELETED: PUBLISHES + 2 - creates}
     for version in (1, 2, 3):
         assert tally[f"{cycle_latest} -> 200 v{version}"] > 0, f"latest never answered with version {version}"
     assert tally[f"{pinned[3]} -> 404"] > 0
