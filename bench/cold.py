@@ -85,7 +85,7 @@ def _measure(
     # Untimed probe runs: they check both answers agree, learn which runtime answered, and warm the page cache
     # and bytecode caches for both sides alike.
     probe = run_child([*ours_command, str(metadata)], env, timeout=CHILD_TIMEOUT_SECONDS, what=what)
-    answers = _answers(probe)
+    answers = child_answers(probe)
     expected = run_child(baseline_command, env, timeout=CHILD_TIMEOUT_SECONDS, what=f"{what} baseline")
     try:
         agree = len(answers) == 2 and predict_output(answers[0]) == json.loads(expected.stdout.strip())
@@ -120,7 +120,8 @@ def _measure(
     )
 
 
-def _answers(run: ChildRun) -> list[dict[str, Any]]:
+def child_answers(run: ChildRun) -> list[dict[str, Any]]:
+    """The answers a ``bench.cold_start`` child printed, in order."""
     return [
         json.loads(line[len(ANSWER_PREFIX) :]) for line in run.stdout.splitlines() if line.startswith(ANSWER_PREFIX)
     ]

@@ -4,8 +4,10 @@ same client, measured side by side.
 MLServer runs from a cache venv of its own (``.cache/peers``, Python 3.12 or 3.11: it needs Python < 3.13) with
 ``parallel_workers`` 0, serving the iris LogisticRegression and 100-tree RandomForest from a model repository. The
 local stack serves the same pickles twice, with ``ONNX_FAST_PATH`` false and true. Each figure alternates blocks of
-requests between the two servers over one keep-alive connection each, so noise hits both. Written to
-``bench/peers.json``; printed as a table.
+requests between the two servers over one keep-alive connection each, so noise hits both. Cold start is launch to
+the first correct answer: for the project, a fresh inference function process over the published models (what a
+Lambda cold start runs; the target applies to it) and, for reference, the whole local stack (S3 emulator, loader
+and inference function); for MLServer, ``mlserver start``. Written to ``bench/peers.json``; printed as a table.
 
 What makes the comparison unlike: the local stack is the Lambda handler behind a small HTTP gateway in one process
 (on AWS, API Gateway and Lambda's own overhead come on top); MLServer runs on Python 3.12, the project on 3.13; the
@@ -34,8 +36,11 @@ from urllib.parse import urlsplit
 import joblib
 import numpy as np
 
-from bench.events import v2_request
+from bench.cold import child_answers
+from bench.environment import child_env, function_settings, lambda_logging
+from bench.events import predict_output, v2_infer_event, v2_request
 from bench.models import ONE_ROW, IrisModel, batch, train_iris_models
+from bench.timing import BenchError, run_child
 from local_stack.process import running_stack, wait_for_status
 from local_stack.stack import REPO_ROOT
 
@@ -148,6 +153,21 @@ def _first_answer(url: str, model: IrisModel, started: float, process: Any) -> f
             pass
         time.sleep(0.01)
     raise PeerError(f"{url} gave no correct answer within {START_TIMEOUT_SECONDS} s")
+
+
+def function_cold_start(model_dir: Path, fast: bool, model: IrisModel, scratch: Path) -> float:
+    """Seconds from launching a fresh inference function process, as Lambda starts one for a cold start, over the
+    models already published in ``model_dir``, to its exit after its first answer, checked against ``predict``."""
+    event = scratch / f"cold-{model.name}.json"
+    event.write_text(json.dumps(v2_infer_event(model.name, ONE_ROW)), encoding="utf-8")
+    env = child_env({**function_settings(model_dir, fast), **lambda_logging("inference")})
+    command = [sys.executable, "-m", "bench.cold_start", str(event)]
+    run = run_child(command, env, timeout=START_TIMEOUT_SECONDS, what="cold start of the inference function")
+    answers = [predict_output(answer) for answer in child_answers(run)]
+    expected = model.estimator.predict(np.asarray(ONE_ROW)).tolist()
+    if answers != [expected]:
+        raise PeerError(f"the inference function answered {answers}, predict gives {expected}")
+    return run.seconds
 
 
 def _post(url: str, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -320,15 +340,18 @@ def measure(progress: Callable[[str], None]) -> list[dict[str, Any]]:
         for fast in (False, True):
             path_name = "fast path" if fast else "scikit-learn path"
             model_dir = scratch / f"efs-{fast}"
-            mine, theirs = [], []
-            for _ in range(COLD_RUNS):
+            function, stack_start, theirs = [], [], []
+            for run in range(COLD_RUNS):
+                function.append(function_cold_start(model_dir, fast, models[0], scratch))
                 started = time.perf_counter()
                 with running_stack(model_dir, env={"ONNX_FAST_PATH": "true" if fast else "false"}) as stack:
-                    mine.append(_first_answer(stack.inference_url, models[0], started, None))
-                with mlserver(python, models[:1], scratch / f"cold-{fast}-{len(theirs)}") as (_, seconds):
+                    stack_start.append(_first_answer(stack.inference_url, models[0], started, None))
+                with mlserver(python, models[:1], scratch / f"cold-{fast}-{run}") as (_, seconds):
                     theirs.append(seconds)
+            peer = statistics.median(theirs)
+            figures.append(_figure(f"cold start LR {path_name}", statistics.median(function), peer, unit="s"))
             figures.append(
-                _figure(f"cold start LR {path_name}", statistics.median(mine), statistics.median(theirs), unit="s")
+                _figure(f"cold start LR {path_name}, whole local stack", statistics.median(stack_start), peer, unit="s")
             )
     return figures
 
@@ -357,7 +380,7 @@ def main() -> int:
 
     try:
         figures = measure(progress)
-    except PeerError as error:
+    except (PeerError, BenchError) as error:
         print(f"bench-peers failed: {error}", file=sys.stderr)
         return 1
     OUTPUT.write_text(json.dumps({"python": sys.version.split()[0], "figures": figures}, indent=2) + "\n")
