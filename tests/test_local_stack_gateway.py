@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -252,3 +253,79 @@ def test_stopping_ends_idle_kept_alive_connections_at_once(recorder: Recorder) -
 
     assert time.monotonic() - started < 2, "the idle connection must not hold the stop for its 30 s timeout"
     connection.close()
+
+
+def exchange(gateway: InferenceGateway, head: bytes, body: bytes = b"") -> bytes:
+    """Everything the gateway writes back for a request sent byte for byte, until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as connection:
+        connection.sendall(head + body)
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
+
+
+def test_repeated_header_fields_arrive_joined_by_commas(gateway: InferenceGateway, recorder: Recorder) -> None:
+    exchange(gateway, b"GET /v2 HTTP/1.1\r\nHost: h\r\nX-Tag: a\r\nx-tag: b\r\nConnection: close\r\n\r\n")
+
+    assert recorder.events[0]["headers"]["x-tag"] == "a,b"
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /v2 HTTP/1.1\r\nX-Folded: a\r\n b\r\n\r\n", b"400"),
+        (b"GET /v2 HTTP/1.1\r\nX-Spaced : a\r\n\r\n", b"400"),
+        (b"GET /v2 HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+        (b"GET /v2 HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n", b"431"),
+        (b"GET /v2 HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", b"431"),
+        (b"GET /v2 HTTP/2.0\r\n\r\n", b"505"),
+        (b"GET /v2 SPDY/3\r\n\r\n", b"400"),
+        (b"GET /v2\r\n\r\n", b"400"),
+    ],
+    ids=["folded", "space-before-colon", "no-colon", "101-fields", "long-line", "http2", "not-http", "http09"],
+)
+def test_an_unreadable_request_head_is_a_json_4xx_that_never_reaches_the_handler(
+    gateway: InferenceGateway, recorder: Recorder, head: bytes, status: bytes
+) -> None:
+    answer = exchange(gateway, head)
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == status
+    assert b"connection: close" in rest.lower()
+    assert isinstance(json.loads(rest.partition(b"\r\n\r\n")[2])["message"], str)
+    assert recorder.events == []
+
+
+def test_connection_close_is_honoured_and_said(gateway: InferenceGateway, recorder: Recorder) -> None:
+    head = b"GET /v2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /v2 HTTP/1.1\r\nHost: h\r\n\r\n"
+
+    answer = exchange(gateway, head)
+
+    assert answer.count(b"HTTP/1.1 200 OK") == 1
+    assert b"connection: close" in answer.lower()
+    assert len(recorder.events) == 1
+
+
+def test_a_client_that_expects_100_continue_is_told_to_send_its_body(
+    gateway: InferenceGateway, recorder: Recorder
+) -> None:
+    head = b"POST /inference HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+
+    answer = exchange(gateway, head, b"{}")
+
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert recorder.events[0]["body"] == "{}"
+
+
+@pytest.mark.parametrize("header", [{"x-injected": "a\r\nset-cookie: s=1"}, {"x\nbad": "1"}, {"x-snow": "\u2603"}])
+def test_a_handler_header_that_cannot_be_written_is_a_bare_500(
+    gateway: InferenceGateway, recorder: Recorder, header: dict[str, str]
+) -> None:
+    recorder.answer = {"statusCode": 200, "headers": header, "body": "{}"}
+
+    status, headers, body = send(gateway, "GET", "/v2")
+
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    assert "set-cookie" not in headers
