@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,9 +52,15 @@ class Inputs:
     def named(self) -> bool:
         return self.kind == COLUMNS
 
-    @property
+    # Read on every request: computed once per signature.
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    @cached_property
+    def datatypes(self) -> Mapping[str, str | None]:
+        """Each column's datatype by name; a name the model does not take is absent."""
+        return {column.name: column.datatype for column in self.columns}
 
 
 @dataclass(frozen=True)
@@ -362,12 +369,13 @@ def outputs_from_answers(
 _DATATYPE_OF_KIND = {"b": "BOOL", "f": "FP64"}
 _INTEGER_DATATYPES = {1: "INT8", 2: "INT16", 4: "INT32", 8: "INT64"}
 _UNSIGNED_DATATYPES = {1: "UINT8", 2: "UINT16", 4: "UINT32", 8: "UINT64"}
+_FLOAT_DATATYPES = {2: "FP16", 4: "FP32", 8: "FP64"}
 
 
 def datatype_of(dtype: np.dtype[Any]) -> str:
     """The V2 datatype of a numpy dtype; strings and objects travel as BYTES."""
     if dtype.kind == "f":
-        return {2: "FP16", 4: "FP32"}.get(dtype.itemsize, "FP64")
+        return _FLOAT_DATATYPES.get(dtype.itemsize, "FP64")
     if dtype.kind == "i":
         return _INTEGER_DATATYPES.get(dtype.itemsize, "INT64")
     if dtype.kind == "u":

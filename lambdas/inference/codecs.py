@@ -25,14 +25,14 @@ import numpy as np
 from lambdas.common.signature import Inputs
 from lambdas.inference.errors import BadRequest
 from lambdas.inference.protocol import ColumnsRequest, InferRequest, RequestInput, RowsRequest
-from lambdas.inference.tensors import MAX_ELEMENTS, Array, has_missing, instances, tensor_array
+from lambdas.inference.tensors import MAX_ELEMENTS, Array, instances, tensor_array
 
 NUMPY = "np"
 STRING = "str"
 PANDAS = "pd"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Batch:
     """The rows a model is asked about: a feature array (positional models) or one array per column (named)."""
 
@@ -56,12 +56,12 @@ class NumpyCodec:
     def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
         if len(request.inputs) != 1:
             raise BadRequest("'inputs' must be a list holding exactly one tensor")
-        features = tensor_array(request.inputs[0], inputs.features if inputs.kind == "tensor" else None)
-        return Batch(rows=len(features), features=features, missing=has_missing(features))
+        features, missing = tensor_array(request.inputs[0], inputs.features if inputs.kind == "tensor" else None)
+        return Batch(rows=len(features), features=features, missing=missing)
 
     def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch:
-        features = instances(request.rows, inputs.features, request.field)
-        return Batch(rows=len(features), features=features, missing=has_missing(features))
+        features, missing = instances(request.rows, inputs.features, request.field)
+        return Batch(rows=len(features), features=features, missing=missing)
 
 
 class StringCodec(NumpyCodec):
@@ -84,12 +84,12 @@ class PandasCodec:
         sent = [tensor.name for tensor in tensors]
         _check_names(sent, names)
         rows = _column_length(tensors[0])
-        columns: dict[str, Array] = {}
+        columns: dict[str, TypedColumn] = {}
         for tensor in tensors:
             if _column_length(tensor) != rows:
                 raise BadRequest(f"column {tensor.name!r} has {_column_length(tensor)} rows, the first has {rows}")
             values = _flat(tensor.data, rows, tensor.name)
-            columns[tensor.name] = _typed_column(values, _declared(inputs, tensor.name), tensor.name)
+            columns[tensor.name] = _typed_column(values, inputs.datatypes.get(tensor.name), tensor.name)
         return _batch(columns, names, rows)
 
     def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch:
@@ -112,7 +112,7 @@ class PandasCodec:
             by_name = {name: [row[index] for row in rows] for index, name in enumerate(names)}
         else:
             raise BadRequest(f"'{request.field}' must be records ({{column: value}}) or rows in column order")
-        columns = {name: _typed_column(values, _declared(inputs, name), name) for name, values in by_name.items()}
+        columns = {name: _typed_column(values, inputs.datatypes.get(name), name) for name, values in by_name.items()}
         return _batch(columns, names, len(rows))
 
     def decode_columns(self, request: ColumnsRequest, inputs: Inputs) -> Batch:
@@ -124,11 +124,11 @@ class PandasCodec:
         rows = len(request.columns[sent[0]])
         if rows == 0 or rows * len(sent) > MAX_ELEMENTS:
             raise BadRequest(f"'{request.field}' must hold 1 to {MAX_ELEMENTS} values")
-        columns: dict[str, Array] = {}
+        columns: dict[str, TypedColumn] = {}
         for name, values in request.columns.items():
             if len(values) != rows:
                 raise BadRequest(f"column {name!r} has {len(values)} rows, the first has {rows}")
-            datatype = _declared(inputs, name) if names is not None else "FP64"
+            datatype = inputs.datatypes.get(name) if names is not None else "FP64"
             typed = _from_text(values, datatype, name) if request.text else values
             columns[name] = _typed_column(typed, datatype, name)
         return _batch(columns, names, rows)
@@ -238,18 +238,15 @@ def _flat(data: list[Any] | np.ndarray, size: int, name: str) -> list[Any]:
     return flat
 
 
-def _declared(inputs: Inputs, name: str) -> str | None:
-    for column in inputs.columns:
-        if column.name == name:
-            return column.datatype
-    return None
-
-
 _NUMBER_TYPES = frozenset({int, float})
 _NONE = type(None)
 
 
-def _typed_column(values: list[Any], datatype: str | None, name: str) -> Array:
+# A column as the model gets it, and whether one of its values is missing.
+TypedColumn = tuple[Array, bool]
+
+
+def _typed_column(values: list[Any], datatype: str | None, name: str) -> TypedColumn:
     """One column's values as a typed array: FP64 and INT64 as numbers (NaN for missing), BOOL, BYTES as strings
     (None for missing); a column of any scalar keeps what was sent, numbers as numbers, strings as strings. The
     signature decides, not the datatype a request declares: V1 rows and BYTES matrices declare none.
@@ -316,52 +313,47 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _numbers(values: list[Any], name: str, *, integers: bool) -> Array:
+def _numbers(values: list[Any], name: str, *, integers: bool) -> TypedColumn:
     """Numbers as int64 when they are all integers (and none is missing), else float64 with NaN for null."""
-    if integers and None not in values:
+    absent = None in values
+    if integers and not absent:
         try:
-            return np.asarray(values, dtype=np.int64)
+            return np.asarray(values, dtype=np.int64), False
         except OverflowError:
             pass
     try:
-        array = np.asarray(values if None not in values else [np.nan if v is None else v for v in values], np.float64)
+        array = np.asarray([np.nan if v is None else v for v in values] if absent else values, np.float64)
     except (OverflowError, ValueError, TypeError):
         raise BadRequest(f"column {name!r} holds a number too large for FP64") from None
+    if np.isfinite(array).all():
+        return array, False
     if np.isinf(array).any():
         raise BadRequest(f"column {name!r} holds a number that is not finite")
-    return array
+    return array, True
 
 
-def _booleans(values: list[Any]) -> Array:
-    return np.asarray(values, dtype=np.bool_) if None not in values else _objects(values)
+def _booleans(values: list[Any]) -> TypedColumn:
+    return (np.asarray(values, dtype=np.bool_), False) if None not in values else _objects(values)
 
 
-def _objects(values: list[Any]) -> Array:
+def _objects(values: list[Any]) -> TypedColumn:
+    """Values kept as Python objects; a missing one is None (or a NaN that was sent)."""
     array = np.empty(len(values), dtype=object)
     array[:] = values
-    return array
+    return array, None in values or any(value != value for value in values if type(value) is float)
 
 
 def _example(values: list[Any], kind: Any) -> Any:
     return next((value for value in values if isinstance(value, kind)), None)
 
 
-def _batch(columns: dict[str, Array], names: Sequence[str] | None, rows: int) -> Batch:
-    ordered = {name: columns[name] for name in names} if names is not None else columns
-    missing = any(
-        (array.dtype.kind == "f" and has_missing(array)) or (array.dtype.kind == "O" and _has_none(array))
-        for array in ordered.values()
-    )
+def _batch(typed: dict[str, TypedColumn], names: Sequence[str] | None, rows: int) -> Batch:
+    ordered = {name: typed[name] for name in names} if names is not None else typed
+    columns = {name: array for name, (array, _) in ordered.items()}
     if names is None:  # a positional model asked with columns: they are its features, in the order sent
         try:
-            features = np.column_stack([array.astype(np.float64) for array in ordered.values()])
+            features = np.column_stack([array.astype(np.float64) for array in columns.values()])
         except (ValueError, TypeError):
             raise BadRequest("this model takes numbers in every column") from None
         return Batch(rows=rows, features=features, missing=bool(np.isnan(features).any()))
-    return Batch(rows=rows, columns=ordered, missing=missing)
-
-
-def _has_none(array: Array) -> bool:
-    """An object column holds only JSON scalars: a missing value is None (or a NaN that was sent)."""
-    values = array.tolist()
-    return None in values or any(value != value for value in values if type(value) is float)
+    return Batch(rows=rows, columns=columns, missing=any(missing for _, missing in ordered.values()))

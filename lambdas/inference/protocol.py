@@ -22,9 +22,11 @@ OUTPUT_NAMES = (PREDICT, PREDICT_PROBA)
 _DEFAULT_OUTPUTS = (PREDICT,)
 _KNOWN_DATATYPES = frozenset(DATATYPES)
 _NO_PARAMETERS: Mapping[str, Any] = {}
+# The request records below are built for every request and never changed afterwards: plain slotted dataclasses,
+# which take half the time of frozen ones to build.
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RequestInput:
     """One V2 input tensor: its declared name, shape and datatype, and its data as sent (flat or nested), or as the
     array or strings the binary extension decoded."""
@@ -40,7 +42,7 @@ class RequestInput:
         return _content_type(self.parameters)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InferRequest:
     """A V2 inference request."""
 
@@ -54,7 +56,7 @@ class InferRequest:
         return _content_type(self.parameters)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RowsRequest:
     """V1 ``instances`` or the original format's ``inputs``: rows as lists, scalars or records."""
 
@@ -62,7 +64,7 @@ class RowsRequest:
     field: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ColumnsRequest:
     """Values by column: MLflow's ``dataframe_split`` and ``inputs`` as an object, or a CSV body. ``text``: the
     values are a CSV's strings, typed by the model's signature."""
@@ -72,7 +74,7 @@ class ColumnsRequest:
     text: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ScoringRequest:
     """An MLflow scoring request (``/invocations``): rows or columns, and its ``params``."""
 
@@ -83,7 +85,7 @@ class ScoringRequest:
 MLFLOW_FIELDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OriginalRequest:
     name: str
     version: str | None

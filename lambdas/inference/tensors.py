@@ -41,9 +41,10 @@ _FLOAT64 = np.dtype(np.float64)
 Array = npt.NDArray[Any]
 
 
-def tensor_array(tensor: RequestInput, feature_count: int | None) -> Array:
+def tensor_array(tensor: RequestInput, feature_count: int | None) -> tuple[Array, bool]:
     """One V2 input tensor of a positional model as a feature array, checked against its declared shape and
-    datatype and the model. ``null`` (or NaN) in a floating-point tensor is a missing value, sent on as NaN."""
+    datatype and the model, with whether a value is missing: ``null`` (or NaN) in a floating-point tensor is sent on
+    as NaN."""
     shape = list(tensor.shape)
     expected = _product(shape)
     array = _as_array(tensor.data)
@@ -54,11 +55,13 @@ def tensor_array(tensor: RequestInput, feature_count: int | None) -> Array:
         if array.ndim > 1:
             raise BadRequest(f"nested data has shape {list(array.shape)}, declared shape is {shape}")
         array = array.reshape(declared)
-    return _features(_typed(array, tensor.datatype), feature_count)
+    typed, missing = _typed(array, tensor.datatype)
+    return _features(typed, feature_count), missing
 
 
-def instances(rows: Any, feature_count: int | None, field: str) -> Array:
-    """Rows of a V1 or original-format request as a feature array: numbers, or strings for text pipelines."""
+def instances(rows: Any, feature_count: int | None, field: str) -> tuple[Array, bool]:
+    """Rows of a V1 or original-format request as a feature array (numbers, or strings for text pipelines), with
+    whether a value is missing."""
     if not isinstance(rows, list) or not rows:
         raise BadRequest(f"'{field}' must be a non-empty list of rows")
     array = _as_array(rows)
@@ -67,11 +70,13 @@ def instances(rows: Any, feature_count: int | None, field: str) -> Array:
     if array.dtype.kind == "O":
         array = numbers_with_missing(array, f"'{field}'")
     kind = array.dtype.kind
+    missing = False
     if kind in "iuf":
-        array = _finite(array.astype(np.float64, copy=False))
+        array = array.astype(np.float64, copy=False)
+        missing = _missing(array)
     elif kind != "U":
         raise BadRequest(f"'{field}' must hold numbers (or strings for text models)")
-    return _features(array, feature_count)
+    return _features(array, feature_count), missing
 
 
 def output_tensor(name: str, values: Array) -> dict[str, Any]:
@@ -115,34 +120,37 @@ def _as_array(data: list[Any] | Array) -> Array:
         raise BadRequest("data must be a rectangular array of scalars") from None
 
 
-def _typed(array: Array, datatype: str) -> Array:
+def _typed(array: Array, datatype: str) -> tuple[Array, bool]:
+    """The array as the datatype declares it, with whether a value is missing (NaN, in floating-point data)."""
     kind = array.dtype.kind
     if kind == "O" and datatype.startswith("FP"):
         array, kind = numbers_with_missing(array, f"{datatype} data"), "f"
     if datatype == "BYTES":
         if kind != "U":
             raise BadRequest("BYTES data must be strings")
-        return array
+        return array, False
     if datatype == "BOOL":
         if kind != "b":
             raise BadRequest("BOOL data must be true or false")
-        return array
+        return array, False
     target = _DTYPE_OF_DATATYPE[datatype]
     if target == array.dtype == _FLOAT64:  # FP64 numbers, by far the most common request
-        return _finite(array)
+        return array, _missing(array)
     if target.kind == "f":
         if kind not in "iuf":
             raise BadRequest(f"{datatype} data must be numbers")
         if target == _FLOAT64 or array.dtype == target:
-            return _finite(array.astype(target, copy=False))
-        with np.errstate(over="ignore"):  # a narrowing overflow becomes inf, which _finite refuses
-            return _finite(array.astype(target))
+            converted = array.astype(target, copy=False)
+        else:
+            with np.errstate(over="ignore"):  # a narrowing overflow becomes inf, which _missing refuses
+                converted = array.astype(target)
+        return converted, _missing(converted)
     if kind not in "iu":
         raise BadRequest(f"{datatype} data must be integers")
     limits = np.iinfo(target)
     if int(array.min()) < limits.min or int(array.max()) > limits.max:
         raise BadRequest(f"{datatype} data must lie in [{limits.min}, {limits.max}]")
-    return array.astype(target, copy=False)
+    return array.astype(target, copy=False), False
 
 
 def numbers_with_missing(array: Array, what: str) -> Array:
@@ -156,19 +164,18 @@ def numbers_with_missing(array: Array, what: str) -> Array:
         raise BadRequest(f"{what} holds a number too large for FP64") from None
 
 
-def _finite(array: Array) -> Array:
-    """Refuse infinities (an overflow); NaN is a missing value and passes on to the model."""
-    if not _all_finite(array) and np.isinf(array).any():
+def _missing(array: Array) -> bool:
+    """Whether floating-point data holds a missing value (NaN, passed on to the model); an infinity is an overflow
+    and refused."""
+    if _all_finite(array):
+        return False
+    if np.isinf(array).any():
         raise BadRequest("data must be finite numbers (a value overflows its datatype)")
-    return array
+    return True
 
 
 def _all_finite(array: Array) -> bool:
     return bool(np.isfinite(array).all())
-
-
-def has_missing(array: Array) -> bool:
-    return array.dtype.kind == "f" and not _all_finite(array)
 
 
 def _features(array: Array, feature_count: int | None) -> Array:
