@@ -36,15 +36,9 @@ _DECODER = json.JSONDecoder(parse_constant=_read_constant)
 
 
 def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
-    """A header's value by case-insensitive name. HTTP API and function URLs lower-case names; REST does not."""
-    if not isinstance(headers, Mapping) or not headers:
-        return None
-    value = headers.get(name)
-    if value is None:
-        for key, candidate in headers.items():
-            if isinstance(key, str) and key.lower() == name:
-                value = candidate
-                break
+    """A header's value by its lower-case name: API Gateway's HTTP API and function URLs lower-case header names,
+    and the handler lower-cases a REST event's."""
+    value = headers.get(name) if isinstance(headers, Mapping) else None
     return value if isinstance(value, str) else None
 
 

@@ -59,7 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext | None) -> dict
                 count("RequestRejected")
                 logger.warning(UNSUPPORTED_EVENT)
                 return _response(400, {"error": UNSUPPORTED_EVENT}, {})
-            resolver, method, path = request
+            resolver, method, path, event = request
             hot = hot_route(method, path)
             if hot is not None:
                 return _predict(event, *hot, context)
@@ -103,8 +103,10 @@ def _response(status: int, body: Any, headers: dict[str, str]) -> dict[str, Any]
     }
 
 
-def _classify(event: Any) -> tuple[ApiGatewayResolver, str, str] | None:
-    """The resolver for an event's format, with its method and path (stage stripped as Powertools does)."""
+def _classify(event: Any) -> tuple[ApiGatewayResolver, str, str, dict[str, Any]] | None:
+    """The resolver for an event's format, with its method and path (stage stripped as Powertools does), and the
+    event to route: HTTP API and function URL events come with lower-cased header names, and a REST event is given
+    them here, so the routes look a header up by its lower-case name alone."""
     if not isinstance(event, dict):
         return None
     context, headers = event.get("requestContext"), event.get("headers")
@@ -118,8 +120,10 @@ def _classify(event: Any) -> tuple[ApiGatewayResolver, str, str] | None:
         path = raw_path[len(stage) + 1 :] if stage != "$default" else raw_path
         domain = context.get("domainName")
         resolver = _function_url if isinstance(domain, str) and ".lambda-url." in domain else _http_api
-        return resolver, method.upper(), path
+        return resolver, method.upper(), path, event
     rest_method, rest_path = event.get("httpMethod"), event.get("path")
     if isinstance(rest_method, str) and isinstance(rest_path, str):
-        return _rest_api, rest_method.upper(), rest_path
+        if headers:
+            event = {**event, "headers": {str(name).lower(): value for name, value in headers.items()}}
+        return _rest_api, rest_method.upper(), rest_path, event
     return None

@@ -159,3 +159,17 @@ def test_binary_text_for_a_text_model(invoke: Invoke, model_dir: Path) -> None:
 
     assert answer["outputs"][0]["datatype"] == "BYTES"
     assert payload == _bytes_elements(*(label.encode() for label in model.predict(["good film", "bad film"])))
+
+
+def test_a_rest_api_event_names_the_binary_headers_in_any_case(invoke: Invoke, trained: TrainedModels) -> None:
+    """REST API events keep the client's header case; HTTP API and function URL events lower-case it."""
+    text = json.dumps({"inputs": [binary_input(ROWS)]}).encode()
+    event = event_for("rest", "POST", "/v2/models/iris/versions/1/infer", content_type="Application/Octet-Stream")
+    event["body"] = base64.b64encode(text + ROWS.astype("<f8").tobytes()).decode()
+    event["isBase64Encoded"] = True
+    event["headers"]["Inference-Header-Content-Length"] = str(len(text))
+
+    response = invoke(event)
+
+    assert response["statusCode"] == 200, response["body"]
+    assert response_json(response)["outputs"][0]["data"] == trained.logistic.predict(ROWS).tolist()
