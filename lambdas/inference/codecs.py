@@ -25,7 +25,7 @@ import numpy as np
 from lambdas.common.signature import Inputs
 from lambdas.inference.errors import BadRequest
 from lambdas.inference.protocol import ColumnsRequest, InferRequest, RequestInput, RowsRequest
-from lambdas.inference.tensors import MAX_ELEMENTS, Array, instances, tensor_array
+from lambdas.inference.tensors import MAX_ELEMENTS, Array, instances, missing_values, tensor_array
 
 NUMPY = "np"
 STRING = "str"
@@ -325,11 +325,7 @@ def _numbers(values: list[Any], name: str, *, integers: bool) -> TypedColumn:
         array = np.asarray([np.nan if v is None else v for v in values] if absent else values, np.float64)
     except (OverflowError, ValueError, TypeError):
         raise BadRequest(f"column {name!r} holds a number too large for FP64") from None
-    if np.isfinite(array).all():
-        return array, False
-    if np.isinf(array).any():
-        raise BadRequest(f"column {name!r} holds a number that is not finite")
-    return array, True
+    return array, missing_values(array, name)
 
 
 def _booleans(values: list[Any]) -> TypedColumn:

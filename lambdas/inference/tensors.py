@@ -73,7 +73,7 @@ def instances(rows: Any, feature_count: int | None, field: str) -> tuple[Array, 
     missing = False
     if kind in "iuf":
         array = array.astype(np.float64, copy=False)
-        missing = _missing(array)
+        missing = missing_values(array)
     elif kind != "U":
         raise BadRequest(f"'{field}' must hold numbers (or strings for text models)")
     return _features(array, feature_count), missing
@@ -135,16 +135,16 @@ def _typed(array: Array, datatype: str) -> tuple[Array, bool]:
         return array, False
     target = _DTYPE_OF_DATATYPE[datatype]
     if target == array.dtype == _FLOAT64:  # FP64 numbers, by far the most common request
-        return array, _missing(array)
+        return array, missing_values(array)
     if target.kind == "f":
         if kind not in "iuf":
             raise BadRequest(f"{datatype} data must be numbers")
         if target == _FLOAT64 or array.dtype == target:
             converted = array.astype(target, copy=False)
         else:
-            with np.errstate(over="ignore"):  # a narrowing overflow becomes inf, which _missing refuses
+            with np.errstate(over="ignore"):  # a narrowing overflow becomes inf, which missing_values refuses
                 converted = array.astype(target)
-        return converted, _missing(converted)
+        return converted, missing_values(converted)
     if kind not in "iu":
         raise BadRequest(f"{datatype} data must be integers")
     limits = np.iinfo(target)
@@ -164,12 +164,14 @@ def numbers_with_missing(array: Array, what: str) -> Array:
         raise BadRequest(f"{what} holds a number too large for FP64") from None
 
 
-def _missing(array: Array) -> bool:
-    """Whether floating-point data holds a missing value (NaN, passed on to the model); an infinity is an overflow
-    and refused."""
+def missing_values(array: Array, column: str | None = None) -> bool:
+    """Whether floating-point data (of a tensor, or of the named column) holds a missing value (NaN, passed on to
+    the model); an infinity is an overflow, and refused."""
     if _all_finite(array):
         return False
     if np.isinf(array).any():
+        if column is not None:
+            raise BadRequest(f"column {column!r} holds a number that is not finite")
         raise BadRequest("data must be finite numbers (a value overflows its datatype)")
     return True
 

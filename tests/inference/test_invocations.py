@@ -120,6 +120,7 @@ def test_a_malformed_scoring_body_is_a_400_saying_what_is_wrong(
         ("age,plan\n1,pro,extra\n", "line 2 has 3 values"),
         ("age,age\n1,2\n", "names a column twice"),
         ("age,plan\nold,pro\n", "column 'age' takes numbers, got 'old'"),
+        ("age,plan\ninf,pro\n", "column 'age' holds a number that is not finite"),
         ("age,city\n1,Oslo\n", "unknown column 'city'"),
     ],
 )
