@@ -168,7 +168,7 @@ def step(message: str) -> None:
 def choose_port(variable: str, default: int, what: str) -> int:
     """The port from the environment or the default; a free one when that is taken (0 always means a free one)."""
     raw = os.environ.get(variable, "").strip()
-    wanted = int(raw) if raw.isdigit() else default
+    wanted = int(raw) if raw.isascii() and raw.isdigit() else default
     if wanted and not port_is_free(wanted):
         print(f"Port {wanted} ({what}) is busy: using a free port instead.")
         return 0

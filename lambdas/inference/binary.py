@@ -60,7 +60,7 @@ class BinaryAnswer:
 
 def read_request(raw: bytes, header_length: str) -> dict[str, Any]:
     """The V2 request in a binary body: its JSON header, with each binary input's ``data`` decoded from the bytes."""
-    if not header_length.isdigit() or int(header_length) > len(raw):
+    if not (header_length.isascii() and header_length.isdigit()) or int(header_length) > len(raw):
         raise BadRequest(f"{HEADER_NAME} must be a byte count within the body's {len(raw)} bytes")
     length = int(header_length)
     try:

@@ -109,6 +109,8 @@ def _bytes_elements(*texts: bytes) -> bytes:
         ({"inputs": [binary_input(ROWS)]}, ROWS.tobytes() + b"\0", None, "bytes after its binary inputs"),
         ({"inputs": [binary_input(ROWS)]}, ROWS.tobytes(), "99999", "Inference-Header-Content-Length"),
         ({"inputs": [binary_input(ROWS)]}, ROWS.tobytes(), "-1", "Inference-Header-Content-Length"),
+        ({"inputs": [binary_input(ROWS)]}, ROWS.tobytes(), "\u00b2", "Inference-Header-Content-Length"),
+        ({"inputs": [binary_input(ROWS)]}, ROWS.tobytes(), "\u0661\u0662", "Inference-Header-Content-Length"),
         ({"inputs": [binary_input(ROWS)]}, ROWS.tobytes(), "5", "JSON"),
         ({"inputs": [{**binary_input(ROWS), "data": ROWS.tolist()}]}, ROWS.tobytes(), None, "must not also carry"),
         ({"inputs": [binary_input(ROWS, "FP8")]}, ROWS.tobytes(), None, "datatype"),
