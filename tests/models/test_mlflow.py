@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.loader.conftest import counts
 from tests.models.conftest import Served
 
 COLUMNS = ["age", "plan", "calls"]
+REQUIREMENTS = [f"{name}=={version(name)}" for name in ("scikit-learn", "cloudpickle", "skops", "numpy", "pandas")]
 
 
 def customers(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -58,10 +60,13 @@ def pipeline() -> Pipeline:
 
 
 def save(directory: Path, model: Any, **options: Any) -> Path:
-    """``mlflow.sklearn.save_model`` as a team calls it: a signature and an input example from the training data."""
+    """``mlflow.sklearn.save_model`` as a team calls it: a signature and an input example from the training data,
+    and its requirements pinned. Left to infer them, MLflow starts a Python process per save to see what the model
+    imports (seconds each); the loader reads none of the environment files either way."""
     example = customers(3, seed=1)
     signature = infer_signature(example, model.predict(example))
     options.setdefault("serialization_format", "cloudpickle")
+    options.setdefault("pip_requirements", REQUIREMENTS)
     mlflow.sklearn.save_model(model, directory, signature=signature, input_example=example, **options)
     return directory
 
