@@ -29,8 +29,8 @@ lint: venv ## ruff and mypy
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-pytest: venv ## Python tests (unit, moto, end to end)
-	$(PY) -m pytest
+pytest: venv ## Python tests (unit, moto, end to end), one worker per core (at most 4), a module per worker
+	$(PY) -m pytest --numprocesses auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 bench: venv ## Benchmarks (a few minutes): ratios to baselines run side by side; writes bench/results.json
 	$(PY) -m bench

@@ -1,8 +1,15 @@
-"""Suite-wide: a closing line that states both counts, for a reader of CI logs (pytest leaves out zeros)."""
+"""Suite-wide: modules marked slow run first, and a closing line states both counts for a reader of CI logs (pytest
+leaves out zeros)."""
 
 from __future__ import annotations
 
 import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow modules first: with one module per worker (``make pytest``), the long ones then overlap the many short
+    ones instead of starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -27,7 +27,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from local_stack.process import StackProcess, running_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # The console script the project's package installs beside this interpreter.
 COMMAND = [str(Path(sys.executable).with_name("serverless-sklearn"))]
 IRIS = load_iris()

@@ -19,7 +19,7 @@ from sklearn.tree import DecisionTreeClassifier
 from local_stack.process import StackProcess, http_request, running_stack, wait_for_status
 from local_stack.stack import REPO_ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 READY_SECONDS = 30.0
 FLOWERS = [[5.1, 3.5, 1.4, 0.2], [5.9, 3.0, 4.2, 1.5], [6.7, 3.0, 5.2, 2.3]]

@@ -44,6 +44,8 @@ from lambdas.loader.process import Outcome, Status, process_record
 from tests.inference.support import event_for, v2_request
 from tests.s3_events import s3_record
 
+pytestmark = pytest.mark.slow
+
 BUCKET = "models"
 PUBLISHES = 500
 # Republishing in another format also removes the previous file; fewer rounds suffice to cross that window often.

@@ -27,7 +27,10 @@ SERVICES = (
     *("iam", "lambda", "logs", "s3", "sqs", "sts"),
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH"),
+    pytest.mark.slow,  # the provider waits out its consistency checks: about a minute for the bucket lifecycle
+]
 
 
 @pytest.fixture(scope="module")
