@@ -3,12 +3,18 @@ leaves out zeros)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow modules first: with one module per worker (``make pytest``), the long ones then overlap the many short
-    ones instead of starting last and running alone."""
+    ones instead of starting last and running alone. Workers are handed tests by id, so two tests sharing one would
+    run as one: that stops the run."""
+    shared = [nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1]
+    if shared:
+        raise pytest.UsageError(f"tests share an id, and a parallel run would run one of them: {shared[:3]}")
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
