@@ -41,7 +41,9 @@ soak: venv ## The local stack under churn (a few minutes): 50 models, a small ca
 bench-peers: venv ## The local stack against MLServer 1.7.1 (its own cache venv, Python 3.12/3.11); writes bench/peers.json
 	$(PY) -m bench.peers
 
-test: lint tf-test checkov hadolint image-test pytest ## Everything CI runs; pytest last, so its summary closes the run
+test: ## Everything CI runs: the checks and the image proof two at a time, then pytest, whose summary closes the run
+	$(MAKE) --no-print-directory --output-sync=target -j2 lint tf-test checkov hadolint image-test
+	$(MAKE) --no-print-directory pytest
 
 # Container image: lint the Dockerfiles; build the image without a Docker engine and run both handlers inside it.
 .PHONY: hadolint image-test
