@@ -42,19 +42,16 @@ bench-peers: venv ## The local stack against MLServer 1.7.1 (its own cache venv,
 	$(PY) -m bench.peers
 
 test: ## Everything CI runs: the checks and the image proof two at a time, then pytest, whose summary closes the run
-	$(MAKE) --no-print-directory --output-sync=target -j2 image-test lint tf-test checkov hadolint
+	$(MAKE) --no-print-directory --output-sync=target -j2 lint tf-test checkov hadolint image-test
 	$(MAKE) --no-print-directory pytest
 
 # Container image: lint the Dockerfiles; build the image without a Docker engine and run both handlers inside it.
-.PHONY: hadolint image image-test
+.PHONY: hadolint image-test
 
 hadolint: venv ## Lint the Dockerfiles
 	$(VENV)/bin/hadolint docker/Dockerfile scripts/image/base.Dockerfile
 
-image: ## Build the image with buildah on a local Lambda-like base (cached under .cache/image; needs root)
-	scripts/image-test.sh --build-only
-
-image-test: venv image ## Build the image, then run both handlers in it against an S3 emulator
+image-test: venv ## Build the image with buildah on a local Lambda-like base and run both handlers in it
 	PYTHON=$(PY) scripts/image-test.sh
 
 # ---------------------------------------------------------------- Terraform

@@ -6,17 +6,7 @@
 # Everything is cached under .cache/image: the base is rebuilt only when its recipe or the mirror changes, and the
 # project image reuses its dependency layer until docker/requirements.txt changes. Needs root (debootstrap, chroot);
 # buildah and debootstrap are installed with apt-get when missing.
-#
-# With --build-only it stops once the image is built: the build needs no project venv, so it can run beside the
-# venv's creation (make image), and the proof after it finds the image up to date.
 set -euo pipefail
-
-build_only=false
-case "${1:-}" in
-  --build-only) build_only=true ;;
-  "") ;;
-  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
-esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${IMAGE_TEST_CACHE:-$root/.cache/image}
@@ -98,11 +88,6 @@ else
     --build-arg "BASE_IMAGE=$base_image" "${secret[@]}" \
     -f "$root/docker/Dockerfile" -t "$image" "$root"
   echo "$image_key" >"$cache/image.key"
-fi
-
-if $build_only; then
-  step "image $image is built"
-  exit 0
 fi
 
 step "running the handlers inside $image"
