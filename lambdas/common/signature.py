@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from lambdas.common.datatypes import datatype_of
+
 FORMAT_VERSION = 1
 TENSOR = "tensor"
 COLUMNS = "columns"
@@ -364,23 +366,6 @@ def outputs_from_answers(
     if proba is not None:
         outputs.append(Output(PREDICT_PROBA, "FP64", (-1, proba.shape[1])))
     return tuple(outputs), labels
-
-
-_DATATYPE_OF_KIND = {"b": "BOOL", "f": "FP64"}
-_INTEGER_DATATYPES = {1: "INT8", 2: "INT16", 4: "INT32", 8: "INT64"}
-_UNSIGNED_DATATYPES = {1: "UINT8", 2: "UINT16", 4: "UINT32", 8: "UINT64"}
-_FLOAT_DATATYPES = {2: "FP16", 4: "FP32", 8: "FP64"}
-
-
-def datatype_of(dtype: np.dtype[Any]) -> str:
-    """The V2 datatype of a numpy dtype; strings and objects travel as BYTES."""
-    if dtype.kind == "f":
-        return _FLOAT_DATATYPES.get(dtype.itemsize, "FP64")
-    if dtype.kind == "i":
-        return _INTEGER_DATATYPES.get(dtype.itemsize, "INT64")
-    if dtype.kind == "u":
-        return _UNSIGNED_DATATYPES.get(dtype.itemsize, "UINT64")
-    return _DATATYPE_OF_KIND.get(dtype.kind, "BYTES")
 
 
 def fallback(

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pybase64
 
-from lambdas.inference.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from lambdas.common.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
 class _NonFiniteConstant(ValueError):

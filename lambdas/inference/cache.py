@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lambdas.common.errors import ModelNotFound, ModelUnavailable
 from lambdas.common.models import ModelLoadError
 from lambdas.common.repository import (
     find_model_files,
@@ -27,12 +28,11 @@ from lambdas.common.repository import (
     read_metadata,
     version_dir,
 )
+from lambdas.common.runtimes import OnnxRunner, Runner, SklearnRunner, import_runtime
 from lambdas.common.signature import Signature, SignatureError
 from lambdas.common.verdicts import Verdict, read_verdict
-from lambdas.inference.errors import ModelNotFound, ModelUnavailable
 from lambdas.inference.memory import LoadGrowth, object_bytes
 from lambdas.inference.observability import logger
-from lambdas.inference.runtimes import OnnxRunner, Runner, SklearnRunner, import_runtime
 
 # Loads of different models may run in parallel; loads of one model are serialised by one of these locks.
 _LOAD_LOCK_STRIPES = 32

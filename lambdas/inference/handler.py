@@ -22,10 +22,10 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.common.errors import InferenceError
 from lambdas.common.settings import Settings
 from lambdas.inference import binary
 from lambdas.inference.binary import BinaryAnswer
-from lambdas.inference.errors import InferenceError
 from lambdas.inference.observability import count, flush, logger, set_request_id
 from lambdas.inference.routes import Route, configure, encode_json, hot_route, rejection, router, server_fault
 

@@ -13,65 +13,23 @@ from typing import Any
 
 import numpy as np
 
-from lambdas.inference.errors import BadRequest
-from lambdas.inference.tensors import DATATYPES
+from lambdas.common.datatypes import DATATYPES, KNOWN_DATATYPES
+from lambdas.common.errors import BadRequest
+from lambdas.common.payloads import (
+    NO_PARAMETERS,
+    ColumnsRequest,
+    InferRequest,
+    OutputTensor,
+    RequestInput,
+    RowsRequest,
+)
+from lambdas.common.signature import PREDICT, PREDICT_PROBA
+from lambdas.common.tensors import element_count, json_values
+from lambdas.inference import binary
+from lambdas.inference.binary import BinaryAnswer, BinaryBody
 
-PREDICT = "predict"
-PREDICT_PROBA = "predict_proba"
 OUTPUT_NAMES = (PREDICT, PREDICT_PROBA)
 _DEFAULT_OUTPUTS = (PREDICT,)
-_KNOWN_DATATYPES = frozenset(DATATYPES)
-_NO_PARAMETERS: Mapping[str, Any] = {}
-# The request records below are built for every request and never changed afterwards: plain slotted dataclasses,
-# which take half the time of frozen ones to build.
-
-
-@dataclass(slots=True)
-class RequestInput:
-    """One V2 input tensor: its declared name, shape and datatype, and its data as sent (flat or nested), or as the
-    array or strings the binary extension decoded."""
-
-    name: str
-    shape: tuple[int, ...]
-    datatype: str
-    data: list[Any] | np.ndarray
-    parameters: Mapping[str, Any]
-
-    @property
-    def content_type(self) -> str | None:
-        return _content_type(self.parameters)
-
-
-@dataclass(slots=True)
-class InferRequest:
-    """A V2 inference request."""
-
-    id: str | None
-    inputs: tuple[RequestInput, ...]
-    outputs: tuple[str, ...]
-    parameters: Mapping[str, Any]
-
-    @property
-    def content_type(self) -> str | None:
-        return _content_type(self.parameters)
-
-
-@dataclass(slots=True)
-class RowsRequest:
-    """V1 ``instances`` or the original format's ``inputs``: rows as lists, scalars or records."""
-
-    rows: list[Any]
-    field: str
-
-
-@dataclass(slots=True)
-class ColumnsRequest:
-    """Values by column: MLflow's ``dataframe_split`` and ``inputs`` as an object, or a CSV body. ``text``: the
-    values are a CSV's strings, typed by the model's signature."""
-
-    columns: Mapping[str, list[Any]]
-    field: str
-    text: bool = False
 
 
 @dataclass(slots=True)
@@ -92,31 +50,37 @@ class OriginalRequest:
     rows: RowsRequest
 
 
-def _content_type(parameters: Mapping[str, Any]) -> str | None:
-    """The Open Inference Protocol's ``parameters.content_type``, of a request or of one input."""
-    value = parameters.get("content_type")
-    return value if isinstance(value, str) else None
-
-
 def _check_content_type(parameters: Mapping[str, Any], where: str) -> None:
     if "content_type" in parameters and not isinstance(parameters["content_type"], str):
         raise BadRequest(f"{where} 'content_type' must be a string")
 
 
-def parse_v2(body: Mapping[str, Any]) -> InferRequest:
+def parse_v2(body: Mapping[str, Any], binary_body: BinaryBody | None = None) -> InferRequest:
+    """A V2 inference request from its JSON object; with ``binary_body`` (the binary extension), the inputs that
+    declare ``parameters.binary_data_size`` take their data from its bytes, in input order, and every byte must be
+    taken."""
     request_id = body.get("id")
     if "id" in body and not isinstance(request_id, str):
         raise BadRequest("'id' must be a string")
-    parameters = body.get("parameters", _NO_PARAMETERS)
+    parameters = body.get("parameters", NO_PARAMETERS)
     if not isinstance(parameters, dict):
         raise BadRequest("'parameters' must be an object")
     _check_content_type(parameters, "'parameters'")
-    outputs = _requested_outputs(body["outputs"]) if "outputs" in body else _DEFAULT_OUTPUTS
+    outputs, binary_outputs = _requested_outputs(body["outputs"]) if "outputs" in body else (_DEFAULT_OUTPUTS, ())
+    if parameters.get("binary_data_output") is True:
+        binary_outputs = outputs
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise BadRequest("'inputs' must be a non-empty list of tensors")
+    parsed = tuple(_input(tensor, binary_body) for tensor in inputs)
+    if binary_body is not None:
+        binary_body.check_all_read()
     return InferRequest(
-        id=request_id, inputs=tuple(_input(tensor) for tensor in inputs), outputs=outputs, parameters=parameters
+        id=request_id,
+        inputs=parsed,
+        outputs=outputs,
+        parameters=parameters,
+        binary_outputs=frozenset(binary_outputs),
     )
 
 
@@ -133,7 +97,7 @@ def parse_original(body: Mapping[str, Any]) -> OriginalRequest:
 
 def parse_mlflow(body: Mapping[str, Any]) -> ScoringRequest:
     """MLflow's JSON scoring bodies: exactly one of ``MLFLOW_FIELDS``, and optionally ``params``."""
-    params = body.get("params", _NO_PARAMETERS)
+    params = body.get("params", NO_PARAMETERS)
     if not isinstance(params, dict):
         raise BadRequest("'params' must be an object")
     fields = [name for name in body if name != "params"]
@@ -167,7 +131,7 @@ def parse_csv(text: str) -> ScoringRequest:
     if len(set(header)) != len(header):
         raise BadRequest("the CSV header names a column twice")
     columns = {name: [row[index] or None for row in rows] for index, name in enumerate(header)}
-    return ScoringRequest(ColumnsRequest(columns, "csv", text=True), _NO_PARAMETERS)
+    return ScoringRequest(ColumnsRequest(columns, "csv", text=True), NO_PARAMETERS)
 
 
 def _split(value: Any) -> RowsRequest | ColumnsRequest:
@@ -203,13 +167,13 @@ def parse_index(body: Mapping[str, Any]) -> bool:
     return ready_only
 
 
-def _input(tensor: Any) -> RequestInput:
+def _input(tensor: Any, binary_body: BinaryBody | None) -> RequestInput:
     if not isinstance(tensor, dict):
         raise BadRequest("each input must be an object with name, shape, datatype and data")
     name = tensor.get("name")
     if not isinstance(name, str):
         raise BadRequest("input 'name' must be a string")
-    parameters = tensor.get("parameters", _NO_PARAMETERS)
+    parameters = tensor.get("parameters", NO_PARAMETERS)
     if not isinstance(parameters, dict):
         raise BadRequest("input 'parameters' must be an object")
     _check_content_type(parameters, "input 'parameters'")
@@ -219,12 +183,19 @@ def _input(tensor: Any) -> RequestInput:
     for size in shape:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise BadRequest(f"input 'shape' must hold positive integers, got {shape}")
+    count = element_count(shape)
     datatype = tensor.get("datatype")
-    if not isinstance(datatype, str) or datatype not in _KNOWN_DATATYPES:
+    if not isinstance(datatype, str) or datatype not in KNOWN_DATATYPES:
         raise BadRequest(f"input 'datatype' must be one of {', '.join(DATATYPES)}")
-    data = tensor.get("data")
-    if not isinstance(data, list | np.ndarray):
-        raise BadRequest("input 'data' must be a list, flat or nested")
+    size = parameters.get("binary_data_size") if binary_body is not None else None
+    if size is not None and binary_body is not None:
+        if "data" in tensor:
+            raise BadRequest("an input with binary_data_size must not also carry data")
+        data: Any = binary_body.read(size, datatype, shape, count)
+    else:
+        data = tensor.get("data")
+        if not isinstance(data, list | np.ndarray):
+            raise BadRequest("input 'data' must be a list, flat or nested")
     return RequestInput(name=name, shape=tuple(shape), datatype=datatype, data=data, parameters=parameters)
 
 
@@ -234,19 +205,24 @@ def _rows(rows: Any, field: str) -> RowsRequest:
     return RowsRequest(rows=rows, field=field)
 
 
-def _requested_outputs(outputs: Any) -> tuple[str, ...]:
+def _requested_outputs(outputs: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The outputs asked for (predict when none is), and those asked for as binary data one by one."""
     if not isinstance(outputs, list):
         raise BadRequest("'outputs' must be a list of {\"name\": ...} objects")
-    names = []  # none asked for means predict only
+    names: list[str] = []
+    binary_names: list[str] = []
     for output in outputs:
         name = output.get("name") if isinstance(output, dict) else None
         if name not in OUTPUT_NAMES:
             raise BadRequest(f'each output must be {{"name": ...}} with a name in {list(OUTPUT_NAMES)}')
-        if not isinstance(output.get("parameters", {}), dict):
+        options = output.get("parameters", NO_PARAMETERS)
+        if not isinstance(options, dict):
             raise BadRequest("output 'parameters' must be an object")
         if name not in names:
             names.append(name)
-    return tuple(names) or _DEFAULT_OUTPUTS
+        if options.get("binary_data") is True:
+            binary_names.append(name)
+    return tuple(names) or _DEFAULT_OUTPUTS, tuple(binary_names)
 
 
 def _version_field(request: Mapping[str, Any]) -> str | None:
@@ -258,3 +234,47 @@ def _version_field(request: Mapping[str, Any]) -> str | None:
     if isinstance(version, str):
         return version
     raise BadRequest("'version' must be a positive integer")
+
+
+# --- answers ---
+
+
+@dataclass(slots=True)
+class InferAnswer:
+    """A V2 answer: the version that served, the request's id, each output asked for, and those wanted as binary."""
+
+    model_name: str
+    model_version: int
+    id: str | None
+    outputs: tuple[OutputTensor, ...]
+    binary_outputs: frozenset[str]
+
+
+def render_v2(answer: InferAnswer) -> dict[str, Any] | BinaryAnswer:
+    """The V2 answer as the client asked for it: JSON, or a JSON header followed by the binary outputs' bytes."""
+    head: dict[str, Any] = {"model_name": answer.model_name, "model_version": str(answer.model_version)}
+    if answer.id is not None:
+        head["id"] = answer.id
+    if answer.binary_outputs:
+        return binary.answer(head, answer.outputs, answer.binary_outputs, output_json)
+    head["outputs"] = [output_json(tensor) for tensor in answer.outputs]
+    return head
+
+
+def output_json(tensor: OutputTensor) -> dict[str, Any]:
+    """An output tensor as V2 JSON: data flattened row-major. Numbers stay a numpy array, which the handler's JSON
+    encoder writes without a Python object per element."""
+    flat = tensor.data.reshape(-1)
+    numeric = flat.dtype.kind in "biuf" and flat.dtype.isnative
+    return {
+        "name": tensor.name,
+        "shape": list(tensor.shape),
+        "datatype": tensor.datatype,
+        "data": np.ascontiguousarray(flat) if numeric else json_values(flat),
+    }
+
+
+def render_rows(field: str, tensor: OutputTensor) -> dict[str, Any]:
+    """V1's ``predictions``, MLflow's ``predictions`` or the original format's ``predicted_label``: the answer's
+    values nested as its shape."""
+    return {field: json_values(tensor.data)}

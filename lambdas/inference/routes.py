@@ -14,11 +14,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from lambdas.common.errors import InferenceError, MethodNotAllowed
 from lambdas.common.settings import Settings
 from lambdas.inference import binary, protocol, tensor_json
 from lambdas.inference.binary import BinaryAnswer
 from lambdas.inference.body import body_bytes, body_text, header, parse_json, read_json_object
-from lambdas.inference.errors import InferenceError, MethodNotAllowed
 from lambdas.inference.observability import count, logger
 from lambdas.inference.service import InferenceService
 
@@ -53,11 +53,14 @@ def json_body(event: dict[str, Any], *, optional: bool = False, tensors: bool = 
 
 
 def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any] | BinaryAnswer:
+    """A JSON body, or the binary extension's JSON header and bytes: parsed into one typed request either way."""
     header_length = header(event.get("headers"), binary.HEADER_LENGTH)
     if header_length is None:
-        return service().v2_infer(name, version, json_body(event, tensors=True))
-    raw = body_bytes(event.get("body"), bool(event.get("isBase64Encoded")), service().settings.max_request_bytes)
-    return service().v2_infer(name, version, binary.read_request(raw, header_length.strip()))
+        request = protocol.parse_v2(json_body(event, tensors=True))
+    else:
+        raw = body_bytes(event.get("body"), bool(event.get("isBase64Encoded")), service().settings.max_request_bytes)
+        request = protocol.parse_v2(*binary.split_request(raw, header_length.strip()))
+    return protocol.render_v2(service().v2_infer(name, version, request))
 
 
 def invocations(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
@@ -66,16 +69,20 @@ def invocations(event: dict[str, Any], name: str, version: str | None = None) ->
     if content_type.partition(";")[0].strip().lower() == "text/csv":
         limit = service().settings.max_request_bytes
         text = body_text(event.get("body"), bool(event.get("isBase64Encoded")), limit)
-        return service().invocations(name, version, protocol.parse_csv(text))
-    return service().invocations(name, version, protocol.parse_mlflow(json_body(event)))
+        request = protocol.parse_csv(text)
+    else:
+        request = protocol.parse_mlflow(json_body(event))
+    return protocol.render_rows("predictions", service().invocations(name, version, request))
 
 
 def v1_predict(event: dict[str, Any], name: str) -> dict[str, Any]:
-    return service().v1_predict(name, json_body(event))
+    rows = protocol.parse_v1(json_body(event))
+    return protocol.render_rows("predictions", service().predict_rows(name, None, rows))
 
 
 def original_infer(event: dict[str, Any]) -> dict[str, Any]:
-    return service().original_infer(json_body(event))
+    request = protocol.parse_original(json_body(event))
+    return protocol.render_rows("predicted_label", service().predict_rows(request.name, request.version, request.rows))
 
 
 def v2_metadata(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
@@ -105,7 +112,8 @@ def server_metadata(event: dict[str, Any]) -> dict[str, Any]:
 
 def repository_index(event: dict[str, Any]) -> Response[Any]:
     # A list at the top level: returned through Response so it is not mistaken for a (body, status) pair.
-    return _json(HTTPStatus.OK, service().repository_index(json_body(event, optional=True)))
+    ready_only = protocol.parse_index(json_body(event, optional=True))
+    return _json(HTTPStatus.OK, service().repository_index(ready_only))
 
 
 def v1_models(event: dict[str, Any]) -> dict[str, Any]:

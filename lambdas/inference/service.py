@@ -7,17 +7,17 @@ import platform
 from functools import cache
 from typing import Any
 
+from lambdas.common import codecs
+from lambdas.common.batch import Batch
+from lambdas.common.errors import BadRequest, ModelNotFound, ModelUnavailable
+from lambdas.common.payloads import Array, InferRequest, OutputTensor, RowsRequest
 from lambdas.common.repository import list_models, list_refused_models, parse_version, read_metadata, version_dir
 from lambdas.common.settings import Settings
-from lambdas.common.signature import Signature
-from lambdas.inference import binary, codecs, protocol
-from lambdas.inference.binary import BinaryAnswer
+from lambdas.common.signature import PREDICT, PREDICT_PROBA, Signature
+from lambdas.inference import protocol
 from lambdas.inference.cache import LoadedModel, ModelCache
-from lambdas.inference.codecs import Batch
-from lambdas.inference.errors import BadRequest, ModelNotFound, ModelUnavailable
 from lambdas.inference.observability import count
-from lambdas.inference.protocol import PREDICT, PREDICT_PROBA
-from lambdas.inference.tensors import Array, json_values, output_tensor
+from lambdas.inference.protocol import InferAnswer
 
 SERVER_NAME = "serverless-sklearn"
 SERVER_VERSION = "0.1.0"
@@ -73,22 +73,14 @@ class InferenceService:
             described.setdefault("parameters", {})["sha256"] = recorded["sha256"]
         return described
 
-    def v2_infer(self, name: str, version: str | None, body: dict[str, Any]) -> dict[str, Any] | BinaryAnswer:
-        request = protocol.parse_v2(body)
+    def v2_infer(self, name: str, version: str | None, request: InferRequest) -> InferAnswer:
+        """Decode, predict each output asked for, encode: a JSON body and a binary one alike."""
         model = self.model(name, version)
         batch = codecs.decode(request, model.signature.inputs)
-        response: dict[str, Any] = {"model_name": name, "model_version": str(model.version)}
-        if request.id is not None:
-            response["id"] = request.id
-        answers = {output: _predict(model, batch, output) for output in request.outputs}
-        every, named = binary.wanted(body)
-        if every or named:
-            return binary.answer(response, answers, every, named)
-        response["outputs"] = [output_tensor(output, values) for output, values in answers.items()]
-        return response
+        outputs = tuple(codecs.encode_output(output, _predict(model, batch, output)) for output in request.outputs)
+        return InferAnswer(name, model.version, request.id, outputs, request.binary_outputs)
 
-    def repository_index(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        ready_only = protocol.parse_index(body)
+    def repository_index(self, ready_only: bool) -> list[dict[str, Any]]:
         tried = self.cache.cached()
         index = []
         for name, versions in list_models(self.settings.model_dir).items():
@@ -120,32 +112,27 @@ class InferenceService:
 
     # --- MLflow's scoring protocol ---
 
-    def invocations(self, name: str, version: str | None, request: protocol.ScoringRequest) -> dict[str, Any]:
-        """Answered as MLflow's scoring server answers: the model's ``predict_fn`` output as ``predictions``.
+    def invocations(self, name: str, version: str | None, request: protocol.ScoringRequest) -> OutputTensor:
+        """Answered as MLflow's scoring server answers: the model's ``predict_fn`` output.
         ``params`` are accepted and play no part: a scikit-learn model's predict takes none."""
         model = self.model(name, version)
-        if isinstance(request.data, protocol.ColumnsRequest):
-            batch = codecs.decode_columns(request.data, model.signature.inputs)
-        else:
+        if isinstance(request.data, RowsRequest):
             batch = codecs.decode_rows(request.data, model.signature.inputs)
-        return {"predictions": json_values(_predict(model, batch, model.signature.default_output))}
+        else:
+            batch = codecs.decode_columns(request.data, model.signature.inputs)
+        output = model.signature.default_output
+        return codecs.encode_output(output, _predict(model, batch, output))
 
     # --- KServe V1 and the original format ---
 
     def v1_models(self) -> dict[str, Any]:
         return {"models": sorted(list_models(self.settings.model_dir))}
 
-    def v1_predict(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        rows = protocol.parse_v1(body)
-        model = self.model(name)
+    def predict_rows(self, name: str, version: str | None, rows: RowsRequest) -> OutputTensor:
+        """KServe V1 and the original format: rows decoded by the model's signature, ``predict`` encoded."""
+        model = self.model(name, version)
         batch = codecs.decode_rows(rows, model.signature.inputs)
-        return {"predictions": json_values(_predict(model, batch, PREDICT))}
-
-    def original_infer(self, body: dict[str, Any]) -> dict[str, Any]:
-        request = protocol.parse_original(body)
-        model = self.model(request.name, request.version)
-        batch = codecs.decode_rows(request.rows, model.signature.inputs)
-        return {"predicted_label": json_values(_predict(model, batch, PREDICT))}
+        return codecs.encode_output(PREDICT, _predict(model, batch, PREDICT))
 
 
 @cache

@@ -173,9 +173,9 @@ def convert_frame(model: Any, inputs: Inputs, rows: list[dict[str, Any]], source
     """A conversion of a model fitted on named columns, taking each column as a graph input of its own (strings as
     string tensors), kept when it answers as the model does on ``rows`` (records), fed exactly as the inference
     function feeds it. Rows with missing values are always answered by scikit-learn."""
-    from lambdas.inference.codecs import decode_rows
-    from lambdas.inference.errors import InferenceError
-    from lambdas.inference.protocol import RowsRequest
+    from lambdas.common.codecs import decode_rows
+    from lambdas.common.errors import InferenceError
+    from lambdas.common.payloads import RowsRequest
 
     columns = []
     for column in inputs.columns:
@@ -199,7 +199,7 @@ def convert_frame(model: Any, inputs: Inputs, rows: list[dict[str, Any]], source
 
 
 def _expected_frame_answers(model: Any, batch: Any, source: str) -> dict[str, Array]:
-    from lambdas.inference.runtimes import SklearnRunner
+    from lambdas.common.runtimes import SklearnRunner
 
     runner = SklearnRunner(model)
     try:

@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from lambdas.common import signature as signatures
+from lambdas.common.batch import Batch
+from lambdas.common.codecs import decode_rows
+from lambdas.common.errors import InferenceError
+from lambdas.common.payloads import RowsRequest
+from lambdas.common.runtimes import SklearnRunner
 from lambdas.common.signature import Inputs, Provenance, Signature
-from lambdas.inference.codecs import Batch, decode_rows
-from lambdas.inference.errors import InferenceError
-from lambdas.inference.protocol import RowsRequest
-from lambdas.inference.runtimes import SklearnRunner
-from lambdas.inference.tensors import json_values
+from lambdas.common.tensors import json_values
 from lambdas.loader.errors import AnswersDiffer, ModelInvalid
 from lambdas.loader.samples import Sample
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lambdas.common.batch import Batch
+from lambdas.common.errors import ModelNotFound, ModelUnavailable
 from lambdas.inference.cache import ModelCache
-from lambdas.inference.codecs import Batch
-from lambdas.inference.errors import ModelNotFound, ModelUnavailable
 from tests.inference.conftest import FakeContext, TrainedModels, settings
 from tests.inference.support import event_for, publish, response_json, v2_request, write_metadata
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lambdas.common.datatypes import DATATYPES
 from lambdas.common.settings import Settings
-from lambdas.inference.tensors import DATATYPES
 from tests.inference.conftest import FakeContext, TrainedModels
 from tests.inference.conftest import settings as inference_settings
 from tests.inference.support import FORMATS, event_for, publish, publish_signed, response_json

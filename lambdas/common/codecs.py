@@ -1,5 +1,5 @@
-"""Codecs: typed requests in, a ``Batch`` the model's runner takes out. Registered by content type, as in the Open
-Inference Protocol's ``parameters.content_type``:
+"""Codecs: typed requests in, a ``Batch`` the model's runner takes out; the runner's answers back out as typed
+``OutputTensor``s. Registered by content type, as in the Open Inference Protocol's ``parameters.content_type``:
 
 - ``np``: one tensor ``[rows, features]`` of numbers (or ``[rows]`` strings for a text pipeline): positional models;
 - ``str``: one ``[rows]`` BYTES tensor of strings;
@@ -8,38 +8,30 @@ Inference Protocol's ``parameters.content_type``:
   MLflow's columns (``dataframe_split``, ``inputs`` as an object, a CSV body's text cells).
 
 The codec is chosen by the request's ``content_type``, then by the model's signature (named columns: ``pd``; else
-``np``). Columns are decoded into one numpy array each, typed by the signature; building the pandas DataFrame is the
-scikit-learn runner's job, so the ONNX runner and positional models never import pandas.
+``np``); an answer is encoded by the codec of its values (strings: ``str``, else ``np``). Columns are decoded into
+one numpy array each, typed by the signature; building the pandas DataFrame is the scikit-learn runner's job, so the
+ONNX runner and positional models never import pandas.
 
 JSON ``null`` (and NaN) is a missing value: NaN in a number column, None in a string column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
+from lambdas.common.batch import Batch
+from lambdas.common.datatypes import datatype_of
+from lambdas.common.errors import BadRequest
+from lambdas.common.payloads import Array, ColumnsRequest, InferRequest, OutputTensor, RequestInput, RowsRequest
 from lambdas.common.signature import Inputs
-from lambdas.inference.errors import BadRequest
-from lambdas.inference.protocol import ColumnsRequest, InferRequest, RequestInput, RowsRequest
-from lambdas.inference.tensors import MAX_ELEMENTS, Array, instances, missing_values, tensor_array
+from lambdas.common.tensors import MAX_ELEMENTS, instances, missing_values, tensor_array
 
 NUMPY = "np"
 STRING = "str"
 PANDAS = "pd"
-
-
-@dataclass(slots=True)
-class Batch:
-    """The rows a model is asked about: a feature array (positional models) or one array per column (named)."""
-
-    rows: int
-    features: Array | None = None
-    columns: Mapping[str, Array] | None = None
-    missing: bool = False  # some value is missing (NaN or None)
 
 
 class Codec(Protocol):
@@ -49,8 +41,14 @@ class Codec(Protocol):
 
     def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch: ...
 
+    def decode_columns(self, request: ColumnsRequest, inputs: Inputs) -> Batch: ...
+
+    def encode_output(self, name: str, values: Array) -> OutputTensor: ...
+
 
 class NumpyCodec:
+    """Positional features; answers of numbers."""
+
     content_type = NUMPY
 
     def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
@@ -63,8 +61,16 @@ class NumpyCodec:
         features, missing = instances(request.rows, inputs.features, request.field)
         return Batch(rows=len(features), features=features, missing=missing)
 
+    def decode_columns(self, request: ColumnsRequest, inputs: Inputs) -> Batch:
+        return _decode_columns(request, inputs)
+
+    def encode_output(self, name: str, values: Array) -> OutputTensor:
+        return OutputTensor(name, values.shape, datatype_of(values.dtype), values)
+
 
 class StringCodec(NumpyCodec):
+    """One BYTES tensor of strings; answers of strings (class labels), as BYTES."""
+
     content_type = STRING
 
     def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
@@ -72,8 +78,14 @@ class StringCodec(NumpyCodec):
             raise BadRequest("content_type 'str' takes BYTES tensors of strings")
         return super().decode(request, inputs)
 
+    def encode_output(self, name: str, values: Array) -> OutputTensor:
+        return OutputTensor(name, values.shape, "BYTES", values)
 
-class PandasCodec:
+
+class PandasCodec(NumpyCodec):
+    """Named columns, typed by the model's signature. A named model's answers are arrays like any other's, so
+    they are encoded as ``np`` and ``str`` encode them."""
+
     content_type = PANDAS
 
     def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
@@ -116,22 +128,7 @@ class PandasCodec:
         return _batch(columns, names, len(rows))
 
     def decode_columns(self, request: ColumnsRequest, inputs: Inputs) -> Batch:
-        names = inputs.names if inputs.named else None
-        sent = list(request.columns)
-        _check_names(sent, names)
-        if names is None and inputs.features is not None and len(sent) != inputs.features:
-            raise BadRequest(f"the model takes {inputs.features} features, got {len(sent)} columns")
-        rows = len(request.columns[sent[0]])
-        if rows == 0 or rows * len(sent) > MAX_ELEMENTS:
-            raise BadRequest(f"'{request.field}' must hold 1 to {MAX_ELEMENTS} values")
-        columns: dict[str, TypedColumn] = {}
-        for name, values in request.columns.items():
-            if len(values) != rows:
-                raise BadRequest(f"column {name!r} has {len(values)} rows, the first has {rows}")
-            datatype = inputs.datatypes.get(name) if names is not None else "FP64"
-            typed = _from_text(values, datatype, name) if request.text else values
-            columns[name] = _typed_column(typed, datatype, name)
-        return _batch(columns, names, rows)
+        return _decode_columns(request, inputs)
 
     def _from_matrix(self, tensor: RequestInput, inputs: Inputs) -> Batch:
         """One tensor ``[rows, columns]`` holding every column, in the model's order."""
@@ -150,8 +147,28 @@ class PandasCodec:
         return _batch(columns, inputs.names, rows)
 
 
-_PANDAS = PandasCodec()
-_CODECS: dict[str, Codec] = {codec.content_type: codec for codec in (NumpyCodec(), StringCodec(), _PANDAS)}
+def _decode_columns(request: ColumnsRequest, inputs: Inputs) -> Batch:
+    """Values by column (MLflow's ``dataframe_split``, a CSV body): a named model's columns, or a positional
+    model's features in the order sent."""
+    names = inputs.names if inputs.named else None
+    sent = list(request.columns)
+    _check_names(sent, names)
+    if names is None and inputs.features is not None and len(sent) != inputs.features:
+        raise BadRequest(f"the model takes {inputs.features} features, got {len(sent)} columns")
+    rows = len(request.columns[sent[0]])
+    if rows == 0 or rows * len(sent) > MAX_ELEMENTS:
+        raise BadRequest(f"'{request.field}' must hold 1 to {MAX_ELEMENTS} values")
+    columns: dict[str, TypedColumn] = {}
+    for name, values in request.columns.items():
+        if len(values) != rows:
+            raise BadRequest(f"column {name!r} has {len(values)} rows, the first has {rows}")
+        datatype = inputs.datatypes.get(name) if names is not None else "FP64"
+        typed = _from_text(values, datatype, name) if request.text else values
+        columns[name] = _typed_column(typed, datatype, name)
+    return _batch(columns, names, rows)
+
+
+_CODECS: dict[str, Codec] = {codec.content_type: codec for codec in (NumpyCodec(), StringCodec(), PandasCodec())}
 
 
 def codec_for(content_type: str | None, inputs: Inputs) -> Codec:
@@ -177,13 +194,16 @@ def decode(request: InferRequest, inputs: Inputs) -> Batch:
 
 
 def decode_rows(request: RowsRequest, inputs: Inputs) -> Batch:
-    if inputs.named:
-        return _CODECS[PANDAS].decode_rows(request, inputs)
-    return _CODECS[NUMPY].decode_rows(request, inputs)
+    return codec_for(None, inputs).decode_rows(request, inputs)
 
 
 def decode_columns(request: ColumnsRequest, inputs: Inputs) -> Batch:
-    return _PANDAS.decode_columns(request, inputs)
+    return codec_for(None, inputs).decode_columns(request, inputs)
+
+
+def encode_output(name: str, values: Array) -> OutputTensor:
+    """An answer as a typed tensor, by the codec of its values: strings and objects ``str``, numbers ``np``."""
+    return _CODECS[STRING if values.dtype.kind in "OUS" else NUMPY].encode_output(name, values)
 
 
 # --- columns ---

@@ -14,12 +14,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from lambdas.common import signature
+from lambdas.common.batch import Batch
+from lambdas.common.datatypes import datatype_of
+from lambdas.common.errors import BadRequest, ModelUnavailable
 from lambdas.common.models import ModelLoadError, check_estimator, load_model
 from lambdas.common.onnx_interface import METADATA_KEY, InterfaceError, OnnxInterface, column_feeds, open_session
-from lambdas.common.signature import Signature, datatype_of
-from lambdas.inference.codecs import Batch
-from lambdas.inference.errors import BadRequest, ModelUnavailable
-from lambdas.inference.tensors import Array
+from lambdas.common.payloads import Array
+from lambdas.common.signature import Signature
 
 SCIKIT_LEARN = "scikit-learn"
 ONNXRUNTIME = "onnxruntime"

@@ -1,4 +1,4 @@
-"""Turning request data into the 2-D feature arrays scikit-learn expects, and predictions back into typed tensors.
+"""Turning request data into the 2-D feature arrays scikit-learn expects, and predictions into plain JSON values.
 
 Every size is checked against the data actually sent before anything is allocated, so a declared shape can never
 make the function allocate more than the request body already holds.
@@ -6,39 +6,28 @@ make the function allocate more than the request body already holds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from lambdas.common.signature import datatype_of
-from lambdas.inference.errors import BadRequest
-
-if TYPE_CHECKING:
-    from lambdas.inference.protocol import RequestInput
+from lambdas.common import datatypes
+from lambdas.common.errors import BadRequest
+from lambdas.common.payloads import Array, RequestInput
 
 # Far above what a body under the 6 MiB request cap can carry; guards the shape product before any comparison.
 MAX_ELEMENTS = 1 << 24
-
-_NUMERIC_DTYPES: dict[str, type[np.generic]] = {
-    "BOOL": np.bool_,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "FP16": np.float16,
-    "FP32": np.float32,
-    "FP64": np.float64,
-}
-DATATYPES = (*_NUMERIC_DTYPES, "BYTES")
-_DTYPE_OF_DATATYPE = {name: np.dtype(dtype) for name, dtype in _NUMERIC_DTYPES.items()}
 _FLOAT64 = np.dtype(np.float64)
 
-Array = npt.NDArray[Any]
+
+def element_count(shape: tuple[int, ...] | list[int]) -> int:
+    """How many elements a shape of positive sizes holds, refused past ``MAX_ELEMENTS`` before it is multiplied
+    out: the one check of a declared shape, for JSON and binary tensors alike."""
+    product = 1
+    for size in shape:
+        product *= size
+        if product > MAX_ELEMENTS:
+            raise BadRequest(f"shape {list(shape)} exceeds the limit of {MAX_ELEMENTS} elements")
+    return product
 
 
 def tensor_array(tensor: RequestInput, feature_count: int | None) -> tuple[Array, bool]:
@@ -46,7 +35,7 @@ def tensor_array(tensor: RequestInput, feature_count: int | None) -> tuple[Array
     datatype and the model, with whether a value is missing: ``null`` (or NaN) in a floating-point tensor is sent on
     as NaN."""
     shape = list(tensor.shape)
-    expected = _product(shape)
+    expected = element_count(shape)
     array = _as_array(tensor.data)
     if array.size != expected:
         raise BadRequest(f"shape {shape} holds {expected} elements but data has {array.size}")
@@ -79,19 +68,6 @@ def instances(rows: Any, feature_count: int | None, field: str) -> tuple[Array, 
     return _features(array, feature_count), missing
 
 
-def output_tensor(name: str, values: Array) -> dict[str, Any]:
-    """A prediction as a V2 output tensor: shape, datatype from its dtype, data flattened row-major. Numbers stay a
-    numpy array, which the handler's JSON encoder writes without a Python object per element."""
-    flat = values.reshape(-1)
-    numeric = flat.dtype.kind in "biuf" and flat.dtype.isnative
-    return {
-        "name": name,
-        "shape": list(values.shape),
-        "datatype": datatype_of(values.dtype),
-        "data": np.ascontiguousarray(flat) if numeric else json_values(flat),
-    }
-
-
 def json_values(values: Array) -> list[Any]:
     """Plain JSON values (nested like the array): non-finite floats become null, other objects their text."""
     kind = values.dtype.kind
@@ -102,15 +78,6 @@ def json_values(values: Array) -> list[Any]:
         return nulled
     plain: list[Any] = values.tolist() if kind in "biufU" else values.astype(str).tolist()
     return plain
-
-
-def _product(shape: list[int]) -> int:
-    product = 1
-    for size in shape:
-        product *= size
-        if product > MAX_ELEMENTS:
-            raise BadRequest(f"shape {shape} exceeds the limit of {MAX_ELEMENTS} elements")
-    return product
 
 
 def _as_array(data: list[Any] | Array) -> Array:
@@ -133,7 +100,7 @@ def _typed(array: Array, datatype: str) -> tuple[Array, bool]:
         if kind != "b":
             raise BadRequest("BOOL data must be true or false")
         return array, False
-    target = _DTYPE_OF_DATATYPE[datatype]
+    target = datatypes.native(datatype)
     if target == array.dtype == _FLOAT64:  # FP64 numbers, by far the most common request
         return array, missing_values(array)
     if target.kind == "f":
