@@ -175,3 +175,52 @@ def test_a_rest_api_event_names_the_binary_headers_in_any_case(invoke: Invoke, t
 
     assert response["statusCode"] == 200, response["body"]
     assert response_json(response)["outputs"][0]["data"] == trained.logistic.predict(ROWS).tolist()
+
+
+def test_a_binary_body_becomes_the_same_typed_request_as_its_json_body() -> None:
+    from lambdas.inference import binary, protocol
+
+    outputs = [{"name": "predict", "parameters": {"binary_data": True}}, {"name": "predict_proba"}]
+    as_json = protocol.parse_v2(
+        {"id": "a", "inputs": [{**binary_input(ROWS), "data": ROWS.tolist()}], "outputs": outputs}
+    )
+    header = json.dumps({"id": "a", "inputs": [binary_input(ROWS)], "outputs": outputs}).encode()
+    as_binary = protocol.parse_v2(*binary.split_request(header + ROWS.astype("<f8").tobytes(), str(len(header))))
+
+    assert (as_binary.id, as_binary.outputs, as_binary.binary_outputs) == (
+        as_json.id,
+        as_json.outputs,
+        as_json.binary_outputs,
+    )
+    assert as_binary.binary_outputs == frozenset({"predict"})
+    (sent_json,), (sent_binary,) = as_json.inputs, as_binary.inputs
+    assert (sent_binary.name, sent_binary.shape, sent_binary.datatype) == (
+        sent_json.name,
+        sent_json.shape,
+        sent_json.datatype,
+    )
+    np.testing.assert_array_equal(np.asarray(sent_binary.data), np.asarray(sent_json.data))
+
+
+def test_json_and_binary_requests_reach_the_service_as_one_typed_request(
+    invoke: Invoke, trained: TrainedModels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.common.payloads import InferRequest
+    from lambdas.inference import routes
+
+    seen: list[InferRequest] = []
+    service = routes.service()
+    original = service.v2_infer
+
+    def spy(name: str, version: str | None, request: InferRequest) -> Any:
+        seen.append(request)
+        return original(name, version, request)
+
+    monkeypatch.setattr(service, "v2_infer", spy)
+    json_event = event_for("http", "POST", "/v2/models/iris/versions/1/infer")
+    json_event["body"] = json.dumps({"inputs": [{**binary_input(ROWS), "data": ROWS.tolist()}]})
+    from_json = response_json(invoke(json_event))["outputs"][0]["data"]
+    from_binary = response_json(invoke(binary_event({"inputs": [binary_input(ROWS)]}, ROWS.astype("<f8").tobytes())))
+
+    assert [type(request) for request in seen] == [InferRequest, InferRequest]
+    assert from_json == from_binary["outputs"][0]["data"] == trained.logistic.predict(ROWS).tolist()
