@@ -18,18 +18,15 @@ is one version too; ``version_prefix`` names the version any key under such a pr
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lambdas.common.verdicts import Verdict, read_verdict
 
 MODEL_SUFFIXES = (".joblib", ".pkl", ".skops")
 MODEL_FILES = tuple(f"model{suffix}" for suffix in MODEL_SUFFIXES)
-METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
 SAMPLE_FILES = ("sample.json", "sample.npy")
 MLMODEL_FILE = "MLmodel"
@@ -274,12 +271,3 @@ def list_refused_models(model_dir: Path) -> dict[str, dict[int, Verdict]]:
             if refused:
                 found[entry.name] = refused
     return found
-
-
-def read_metadata(directory: Path) -> dict[str, Any] | None:
-    """A version's metadata.json, or None when it is missing or unreadable."""
-    try:
-        data = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

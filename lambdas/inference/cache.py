@@ -16,20 +16,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from lambdas.common.errors import ModelNotFound, ModelUnavailable
+from lambdas.common.metadata import MetadataError, VersionMetadata, read_metadata
 from lambdas.common.models import ModelLoadError
-from lambdas.common.repository import (
-    find_model_files,
-    is_valid_name,
-    list_refused,
-    list_versions,
-    read_metadata,
-    version_dir,
-)
+from lambdas.common.repository import find_model_files, is_valid_name, list_refused, list_versions, version_dir
 from lambdas.common.runtimes import OnnxRunner, Runner, SklearnRunner, import_runtime
-from lambdas.common.signature import Signature, SignatureError
+from lambdas.common.signature import Signature
 from lambdas.common.verdicts import Verdict, read_verdict
 from lambdas.inference.memory import LoadGrowth, object_bytes
 from lambdas.inference.observability import logger
@@ -59,6 +53,7 @@ class LoadedModel:
     stamp: FileStamp  # of the file chosen to serve: model.onnx when the fast path serves, else the model file
     signature: Signature
     memory_bytes: int = 0  # what loading it took (see lambdas.inference.memory)
+    sha256: str | None = None  # of the model file, as the loader recorded it
 
     @property
     def size_bytes(self) -> int:
@@ -247,14 +242,17 @@ class ModelCache:
     def _load(self, name: str, version: int, path: Path, stamp: FileStamp, model_file: Path | None) -> LoadedModel:
         """Load and describe a model. The stamp was taken before loading: if the file changes meanwhile, the next
         check sees a different stamp and loads it again."""
-        metadata = read_metadata(path.parent) or {}
+        try:
+            metadata = read_metadata(path.parent)
+        except MetadataError as error:  # e.g. written by a newer loader: not guessed at
+            raise ModelLoadError(str(error)) from None
         import_runtime(path)  # a cold process imports its runtime here, outside what the model is charged
         before = LoadGrowth() if self._measure_resident else None
         runner: Runner
         if path.name.endswith(".onnx"):
             try:
                 runner = OnnxRunner.load(path, model_file)
-                return self._loaded(name, version, runner, stamp, _signature(metadata, runner), before)
+                return self._loaded(name, version, runner, stamp, metadata, before)
             except ModelLoadError as error:
                 if model_file is None:
                     raise
@@ -265,18 +263,27 @@ class ModelCache:
                     extra={"model": name, "version": version, "reason": str(error)},
                 )
                 path = model_file
-        trusted = metadata.get("trusted_types")  # an MLflow directory's skops_trusted_types
-        trusted_types = tuple(t for t in trusted if isinstance(t, str)) if isinstance(trusted, list) else ()
-        runner = SklearnRunner.load(path, _declared_feature_count(metadata), trusted_types)
-        return self._loaded(name, version, runner, stamp, _signature(metadata, runner), before)
+        trusted = metadata.trusted_types if metadata is not None else ()  # an MLflow directory's skops_trusted_types
+        declared = metadata.feature_count if metadata is not None else None
+        runner = SklearnRunner.load(path, declared, trusted)
+        return self._loaded(name, version, runner, stamp, metadata, before)
 
     def _loaded(
-        self, name: str, version: int, runner: Runner, stamp: FileStamp, signature: Signature, before: LoadGrowth | None
+        self,
+        name: str,
+        version: int,
+        runner: Runner,
+        stamp: FileStamp,
+        metadata: VersionMetadata | None,
+        before: LoadGrowth | None,
     ) -> LoadedModel:
-        """The loaded model with what it costs: the larger of the memory the load grew and what the model holds."""
+        """The loaded model with what it costs: the larger of the memory the load grew and what the model holds.
+        Its signature is the loader's, or the runner's own for a version published without a record."""
         grown = before.bytes() if before is not None else 0
         held = object_bytes(runner.estimator) if isinstance(runner, SklearnRunner) else 0
-        return LoadedModel(name, version, runner, stamp, signature, max(grown, held))
+        if metadata is None:
+            return LoadedModel(name, version, runner, stamp, runner.fallback_signature(), max(grown, held))
+        return LoadedModel(name, version, runner, stamp, metadata.signature, max(grown, held), metadata.sha256)
 
     def _store(self, key: tuple[str, int], entry: _Entry) -> None:
         evicted = []
@@ -359,21 +366,3 @@ def _stamp(path: Path | None) -> FileStamp | None:
         return FileStamp.of(path)
     except FileNotFoundError:
         return None
-
-
-def _declared_feature_count(metadata: dict[str, Any]) -> int | None:
-    declared = metadata.get("feature_count")
-    return declared if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0 else None
-
-
-def _signature(metadata: dict[str, Any], runner: Runner) -> Signature:
-    """The signature the loader wrote, or one from the runner for a version published without it."""
-    stored = metadata.get("signature")
-    if stored is not None:
-        try:
-            return Signature.from_dict(stored)
-        except SignatureError as error:
-            logger.warning(
-                "stored signature is unreadable; describing the model from itself", extra={"reason": str(error)}
-            )
-    return runner.fallback_signature()

@@ -113,7 +113,7 @@ def server_metadata(event: dict[str, Any]) -> dict[str, Any]:
 def repository_index(event: dict[str, Any]) -> Response[Any]:
     # A list at the top level: returned through Response so it is not mistaken for a (body, status) pair.
     ready_only = protocol.parse_index(json_body(event, optional=True))
-    return _json(HTTPStatus.OK, service().repository_index(ready_only))
+    return _json(HTTPStatus.OK, [entry.to_json() for entry in service().repository_index(ready_only)])
 
 
 def v1_models(event: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from lambdas.common import codecs
 from lambdas.common.batch import Batch
 from lambdas.common.errors import BadRequest, ModelNotFound, ModelUnavailable
 from lambdas.common.payloads import Array, InferRequest, OutputTensor, RowsRequest
-from lambdas.common.repository import list_models, list_refused_models, parse_version, read_metadata, version_dir
+from lambdas.common.repository import list_models, list_refused_models, parse_version
 from lambdas.common.settings import Settings
 from lambdas.common.signature import PREDICT, PREDICT_PROBA, Signature
 from lambdas.inference import protocol
@@ -23,6 +24,30 @@ SERVER_NAME = "serverless-sklearn"
 SERVER_VERSION = "0.1.0"
 # Model messages can be long (they may quote the input); callers get the start of it.
 _MAX_REASON_CHARS = 300
+
+
+READY, UNAVAILABLE, UNKNOWN = "READY", "UNAVAILABLE", "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One version in the repository index (the model repository extension's ``state`` and ``reason``)."""
+
+    name: str
+    version: int
+    state: str  # READY, UNAVAILABLE or UNKNOWN
+    reason: str
+    refused_at: str | None = None  # when the loader refused it
+    sha256: str | None = None  # of the refused upload
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "version": str(self.version), "state": self.state}
+        entry["reason"] = self.reason
+        if self.refused_at is not None:
+            entry["refused_at"] = self.refused_at
+        if self.sha256 is not None:
+            entry["sha256"] = self.sha256
+        return entry
 
 
 class InferenceService:
@@ -68,9 +93,8 @@ class InferenceService:
             **metadata_tensors(model.signature),
         }
         # The file's digest lets a client tell that the version it uploaded is the one served.
-        recorded = read_metadata(version_dir(self.settings.model_dir, name, model.version)) or {}
-        if isinstance(recorded.get("sha256"), str):
-            described.setdefault("parameters", {})["sha256"] = recorded["sha256"]
+        if model.sha256:
+            described.setdefault("parameters", {})["sha256"] = model.sha256
         return described
 
     def v2_infer(self, name: str, version: str | None, request: InferRequest) -> InferAnswer:
@@ -80,34 +104,27 @@ class InferenceService:
         outputs = tuple(codecs.encode_output(output, _predict(model, batch, output)) for output in request.outputs)
         return InferAnswer(name, model.version, request.id, outputs, request.binary_outputs)
 
-    def repository_index(self, ready_only: bool) -> list[dict[str, Any]]:
+    def repository_index(self, ready_only: bool) -> list[IndexEntry]:
+        """Every version this instance serves or has tried, then (unless only ready ones are asked for) those the
+        loader refused, by name and version."""
         tried = self.cache.cached()
         index = []
         for name, versions in list_models(self.settings.model_dir).items():
             for version in versions:
-                entry: dict[str, Any] = {"name": name, "version": str(version)}
                 if (name, version) not in tried:
-                    entry.update(state="UNKNOWN", reason="not loaded by this instance yet")
+                    entry = IndexEntry(name, version, UNKNOWN, "not loaded by this instance yet")
                 elif tried[(name, version)] is None:
-                    entry.update(state="READY", reason=_version_note(self.cache.loaded(name, version)))
+                    entry = IndexEntry(name, version, READY, _version_note(self.cache.loaded(name, version)))
                 else:
-                    entry.update(state="UNAVAILABLE", reason=tried[(name, version)])
-                if entry["state"] == "READY" or not ready_only:
+                    entry = IndexEntry(name, version, UNAVAILABLE, tried[(name, version)] or "")
+                if entry.state == READY or not ready_only:
                     index.append(entry)
         if not ready_only:
             for name, refused in list_refused_models(self.settings.model_dir).items():
                 for version, verdict in refused.items():
-                    entry = {
-                        "name": name,
-                        "version": str(version),
-                        "state": "UNAVAILABLE",
-                        "reason": f"refused by the loader: {verdict.reason}",
-                        "refused_at": verdict.refused_at,
-                    }
-                    if verdict.sha256 is not None:
-                        entry["sha256"] = verdict.sha256
-                    index.append(entry)
-            index.sort(key=lambda entry: (entry["name"], int(entry["version"])))
+                    reason = f"refused by the loader: {verdict.reason}"
+                    index.append(IndexEntry(name, version, UNAVAILABLE, reason, verdict.refused_at, verdict.sha256))
+            index.sort(key=lambda entry: (entry.name, entry.version))
         return index
 
     # --- MLflow's scoring protocol ---

@@ -15,14 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdas.common.repository import MLMODEL_FILE, ModelKey, VersionPrefix, read_metadata, version_dir
+from lambdas.common.metadata import MetadataError, VersionMetadata, read_metadata
+from lambdas.common.repository import MLMODEL_FILE, ModelKey, VersionPrefix, version_dir
 from lambdas.common.settings import Settings
 from lambdas.common.verdicts import read_verdict
 from lambdas.loader import mlflow_model, samples
 from lambdas.loader.errors import ModelInvalid, PermanentFailure, Superseded
 from lambdas.loader.events import ObjectRef
 from lambdas.loader.fast_path import FastPathPolicy
-from lambdas.loader.publish import DirectoryOrigin, publish_model, record_verdict, remove_model
+from lambdas.loader.publish import DirectoryOrigin, publish_model
+from lambdas.loader.refusals import record_verdict
+from lambdas.loader.removal import remove_model
 from lambdas.loader.s3 import S3Reader, call_s3
 from lambdas.loader.samples import SampleError
 
@@ -59,10 +62,14 @@ def reconcile(s3: S3Reader, bucket: str, where: VersionPrefix, settings: Setting
     """Bring the version under ``where`` in line with its MLflow directory in S3; None when it is not one."""
     listing = _list(s3, bucket, where.prefix)
     directory = version_dir(settings.model_dir, where.name, where.version)
-    metadata = read_metadata(directory) or {}
-    ours = metadata.get("mlflow") is not None and (metadata.get("source_bucket"), metadata.get("source_key")) == (
-        bucket,
-        where.mlmodel_key,
+    try:
+        metadata = read_metadata(directory)
+    except MetadataError:  # a record this loader cannot read is replaced by the next publish
+        metadata = None
+    ours = (
+        metadata is not None
+        and metadata.mlflow is not None
+        and (metadata.source_bucket, metadata.source_key) == (bucket, where.mlmodel_key)
     )
     mlmodel = listing.get(MLMODEL_FILE)
     if mlmodel is None:
@@ -80,12 +87,8 @@ def reconcile(s3: S3Reader, bucket: str, where: VersionPrefix, settings: Setting
         if model_object is None:
             return Applied("waiting", f"MLmodel names {model.model_file}, which is not in S3 yet")
         example = listing.get(model.example_file) if model.example_file else None
-        fingerprint = " ".join(
-            f"{path}={listed.etag}"
-            for path, listed in (("MLmodel", mlmodel), (model.model_file, model_object), ("example", example))
-            if listed is not None
-        )
-        if ours and metadata["mlflow"].get("fingerprint") == fingerprint:
+        fingerprint = _fingerprint({"MLmodel": mlmodel, model.model_file: model_object, "example": example})
+        if ours and metadata is not None and metadata.mlflow_fingerprint == fingerprint:
             return Applied("unchanged", "already published from these objects")
         if verdict is not None and verdict.fingerprint == fingerprint:
             return Applied("unchanged", f"already refused from these objects: {verdict.reason}")
@@ -110,15 +113,23 @@ def reconcile(s3: S3Reader, bucket: str, where: VersionPrefix, settings: Setting
             fingerprint=fingerprint,
         )
         return Applied("refused", reason)
-    recorded = published.metadata
-    details = {
-        "mlflow": recorded["mlflow"],
-        "sha256": recorded["sha256"],
-        "estimator": recorded["validation"]["estimator"],
-        "fast_path": recorded["fast_path"],
+    return _published(published.metadata)
+
+
+def _fingerprint(objects: dict[str, Listed | None]) -> str:
+    """The S3 objects a directory is made of, by path and ETag: a publish or refusal from the same ones repeats."""
+    return " ".join(f"{path}={listed.etag}" for path, listed in objects.items() if listed is not None)
+
+
+def _published(recorded: VersionMetadata) -> Applied:
+    details: dict[str, Any] = {
+        "mlflow": recorded.mlflow,
+        "sha256": recorded.sha256,
+        "estimator": recorded.validation.estimator,
+        "fast_path": recorded.fast_path,
     }
-    if recorded["validation"].get("version_mismatch"):
-        details["version_mismatch"] = recorded["validation"]["version_mismatch"]
+    if recorded.validation.version_mismatch:
+        details["version_mismatch"] = list(recorded.validation.version_mismatch)
     return Applied("published", "published from an MLflow model directory", details)
 
 
@@ -127,14 +138,14 @@ def _without_mlmodel(
     where: VersionPrefix,
     settings: Settings,
     listing: dict[str, Listed],
-    metadata: dict[str, Any],
+    metadata: VersionMetadata | None,
     ours: bool,
 ) -> Applied | None:
     directory = version_dir(settings.model_dir, where.name, where.version)
     verdict = read_verdict(directory)
     refused = verdict is not None and verdict.source_key == where.mlmodel_key
     if ours or refused:
-        suffix = "." + str(metadata.get("file", "model.pkl")).rpartition(".")[2]
+        suffix = "." + (metadata.file if metadata is not None else "model.pkl").rpartition(".")[2]
         target = ModelKey(where.name, where.version, suffix)
         removed = remove_model(ObjectRef(bucket=bucket, key=where.mlmodel_key), target, settings.model_dir)
         return Applied("removed", f"MLmodel is gone: {removed.reason}")

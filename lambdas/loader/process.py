@@ -42,14 +42,10 @@ from lambdas.loader import directories
 from lambdas.loader.errors import PermanentFailure, Superseded, TransientFailure
 from lambdas.loader.events import Action, EventShapeError, S3Record, compare_sequencers, iter_records, parse_record
 from lambdas.loader.fast_path import FastPathPolicy
-from lambdas.loader.publish import (
-    ensure_current,
-    object_exists,
-    publish_model,
-    recheck_fast_path,
-    record_verdict,
-    remove_model,
-)
+from lambdas.loader.freshness import ensure_current, object_exists
+from lambdas.loader.publish import publish_model, recheck_fast_path
+from lambdas.loader.refusals import record_verdict
+from lambdas.loader.removal import remove_model
 from lambdas.loader.s3 import S3Reader
 from lambdas.loader.state import KeyState, LockTimeout, model_lock, read_key_state, write_key_state
 
@@ -217,18 +213,18 @@ def _publish(s3: S3Reader, record: S3Record, target: ModelKey, settings: Setting
     published = publish_model(s3, record.object, target, settings.model_dir, policy, settings.model_version_policy)
     metadata = published.metadata
     details: dict[str, Any] = {
-        "size": metadata["size"],
-        "sha256": metadata["sha256"],
-        "feature_count": metadata["feature_count"],
-        "estimator": metadata["validation"]["estimator"],
-        "fast_path": metadata["fast_path"],
+        "size": metadata.size,
+        "sha256": metadata.sha256,
+        "feature_count": metadata.feature_count,
+        "estimator": metadata.validation.estimator,
+        "fast_path": metadata.fast_path,
     }
     if published.stale_files_removed:
         details["stale_files_removed"] = published.stale_files_removed
-    if metadata["validation"].get("version_mismatch"):
-        details["version_mismatch"] = metadata["validation"]["version_mismatch"]
-    if metadata["validation"]["warnings"]:
-        details["load_warnings"] = metadata["validation"]["warnings"]
+    if metadata.validation.version_mismatch:
+        details["version_mismatch"] = list(metadata.validation.version_mismatch)
+    if metadata.validation.warnings:
+        details["load_warnings"] = list(metadata.validation.warnings)
     return Outcome(Status.PUBLISHED, "published", details=details, **where)
 
 

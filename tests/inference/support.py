@@ -9,7 +9,9 @@ from typing import Any
 
 import joblib
 
+from lambdas.common.metadata import METADATA_FILE, Validation, VersionMetadata
 from lambdas.common.repository import ONNX_FILE, version_dir
+from lambdas.common.signature import Signature, fallback
 from lambdas.loader.onnx_convert import convert, generated_probe
 from tests.helpers import load_event
 
@@ -106,13 +108,33 @@ def publish_signed(model_dir: Path, name: str, version: int, model: Any) -> Path
     directory = version_dir(model_dir, name, version)
     directory.mkdir(parents=True, exist_ok=True)
     signature = sign(model, None, None).signature
-    (directory / "metadata.json").write_text(json.dumps({"signature": signature.to_dict()}), encoding="utf-8")
+    write_metadata(model_dir, name, version, signature=signature)
     return publish(model_dir, name, version, model)
 
 
-def write_metadata(model_dir: Path, name: str, version: int, **fields: Any) -> None:
-    path = version_dir(model_dir, name, version) / "metadata.json"
-    path.write_text(json.dumps(fields), encoding="utf-8")
+def write_metadata(
+    model_dir: Path, name: str, version: int, *, signature: Signature | None = None, feature_count: int | None = None
+) -> VersionMetadata:
+    """The record the loader would write for a model published by these helpers (a joblib file, no fast path)."""
+    if signature is None:
+        signature = fallback(feature_count, None, "BYTES", None, has_proba=False)
+    record = VersionMetadata(
+        name=name,
+        version=version,
+        file="model.joblib",
+        source_bucket="models",
+        source_key=f"{name}/{version}/model.joblib",
+        model_key=f"{name}/{version}/model.joblib",
+        size=0,
+        sha256="",
+        signature=signature,
+        validation=Validation(estimator="written by a test"),
+        feature_count=feature_count,
+    )
+    directory = version_dir(model_dir, name, version)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / METADATA_FILE).write_bytes(record.to_json())
+    return record
 
 
 def response_header(response: dict[str, Any], name: str) -> str | None:

@@ -14,8 +14,9 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
+from lambdas.common.metadata import read_metadata
 from lambdas.common.onnx_interface import open_session
-from lambdas.common.repository import read_metadata, version_dir
+from lambdas.common.repository import version_dir
 from lambdas.loader import handler
 from tests.loader.conftest import Loader, Models, counts
 
@@ -31,7 +32,7 @@ def _dumped(model: Any) -> bytes:
 def _fast_path(loader: Loader, name: str, version: int = 1) -> dict[str, Any]:
     metadata = read_metadata(version_dir(loader.model_dir, name, version))
     assert metadata is not None
-    record: dict[str, Any] = metadata["fast_path"]
+    record = dict(metadata.fast_path)
     return record
 
 

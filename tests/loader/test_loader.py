@@ -10,8 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdas.common.metadata import read_metadata
 from lambdas.common.models import load_model
-from lambdas.common.repository import latest_version, list_models, read_metadata, version_dir
+from lambdas.common.repository import latest_version, list_models, version_dir
 from lambdas.common.verdicts import read_verdict
 from lambdas.loader.events import compare_sequencers, parse_record
 from tests.loader.conftest import BUCKET, Loader, Models, counts, sha256
@@ -38,19 +39,19 @@ def test_a_put_publishes_the_model_with_its_metadata(versioned_s3: Any, loader: 
     assert type(load_model(directory / "model.joblib")).__name__ == "LogisticRegression"
     metadata = read_metadata(directory)
     assert metadata is not None
-    assert metadata["source_bucket"] == BUCKET
-    assert metadata["source_key"] == "iris.joblib"
-    assert metadata["version_id"] == record["s3"]["object"]["versionId"]
-    assert metadata["etag"] == record["s3"]["object"]["eTag"]
-    assert metadata["sequencer"] == record["s3"]["object"]["sequencer"]
-    assert metadata["size"] == len(models.logistic)
-    assert metadata["sha256"] == sha256(models.logistic)
-    assert metadata["feature_count"] == 4
-    assert metadata["validation"]["result"] == "loaded"
-    assert metadata["validation"]["estimator"].endswith("LogisticRegression")
-    assert metadata["fast_path"]["runtime"] == "onnxruntime"
-    assert {"python", "scikit-learn", "numpy", "scipy", "joblib", "skops", "onnxruntime"} <= set(metadata["libraries"])
-    assert metadata["published_at"]
+    assert metadata.source_bucket == BUCKET
+    assert metadata.source_key == "iris.joblib"
+    assert metadata.version_id == record["s3"]["object"]["versionId"]
+    assert metadata.etag == record["s3"]["object"]["eTag"]
+    assert metadata.sequencer == record["s3"]["object"]["sequencer"]
+    assert metadata.size == len(models.logistic)
+    assert metadata.sha256 == sha256(models.logistic)
+    assert metadata.feature_count == 4
+    assert metadata.validation.result == "loaded"
+    assert metadata.validation.estimator.endswith("LogisticRegression")
+    assert metadata.fast_path["runtime"] == "onnxruntime"
+    assert {"python", "scikit-learn", "numpy", "scipy", "joblib", "skops", "onnxruntime"} <= set(metadata.libraries)
+    assert metadata.published_at
     assert not list((loader.model_dir / "models").rglob(".*")), "no temporary file is left"
     assert not (loader.model_dir / "models" / "state").exists(), "bookkeeping stays out of models/"
 
@@ -73,7 +74,7 @@ def test_an_overwrite_serves_the_new_content(versioned_s3: Any, loader: Loader, 
     assert model_file is not None and model_file.read_bytes() == models.tree
     assert type(load_model(model_file)).__name__ == "DecisionTreeClassifier"
     metadata = read_metadata(model_file.parent)
-    assert metadata is not None and metadata["sha256"] == sha256(models.tree)
+    assert metadata is not None and metadata.sha256 == sha256(models.tree)
 
 
 def test_a_delete_removes_the_version_and_latest_falls_back(versioned_s3: Any, loader: Loader, models: Models) -> None:
@@ -213,7 +214,7 @@ def test_url_encoded_keys_are_decoded_before_parsing(
     assert loader.invoke(record) == counts(published=1)
     assert loader.files_in(*where) == ["metadata.json", "model.joblib", "model.onnx"]
     metadata = read_metadata(version_dir(loader.model_dir, *where))
-    assert metadata is not None and metadata["source_key"] == key
+    assert metadata is not None and metadata.source_key == key
 
 
 @pytest.mark.parametrize(
@@ -261,7 +262,7 @@ def test_a_corrupt_upload_is_not_published_and_the_previous_model_keeps_serving(
     assert model_file is not None and model_file.read_bytes() == models.logistic
     assert type(load_model(model_file)).__name__ == "LogisticRegression"
     metadata = read_metadata(model_file.parent)
-    assert metadata is not None and metadata["sha256"] == sha256(models.logistic)
+    assert metadata is not None and metadata.sha256 == sha256(models.logistic)
     # The refusal is recorded beside the model that keeps serving, for the API to show.
     assert loader.files_in("iris") == ["metadata.json", "model.joblib", "model.onnx", "verdict.json"]
     verdict = read_verdict(model_file.parent)
@@ -300,7 +301,7 @@ def test_a_matching_sha256_metadata_is_verified_and_recorded(loader: Loader, mod
         published=1
     )
     metadata = read_metadata(version_dir(loader.model_dir, "iris", 1))
-    assert metadata is not None and metadata["sha256_verified_against"] == "sha256 metadata"
+    assert metadata is not None and metadata.sha256_verified_against == "sha256 metadata"
 
 
 def test_an_s3_sha256_checksum_is_verified_and_recorded(loader: Loader, models: Models) -> None:
@@ -308,7 +309,7 @@ def test_an_s3_sha256_checksum_is_verified_and_recorded(loader: Loader, models: 
 
     assert loader.invoke(record) == counts(published=1)
     metadata = read_metadata(version_dir(loader.model_dir, "iris", 1))
-    assert metadata is not None and metadata["sha256_verified_against"] == "ChecksumSHA256"
+    assert metadata is not None and metadata.sha256_verified_against == "ChecksumSHA256"
 
 
 def test_a_base64_sha256_in_metadata_is_accepted(loader: Loader, models: Models) -> None:

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError, ResponseStreamingError
 
 from lambdas.common.models import load_model
 from lambdas.common.settings import Settings
-from lambdas.loader import handler, publish
+from lambdas.loader import download, handler
 from lambdas.loader.process import Status, process_event
 from lambdas.loader.state import model_lock
 from tests.loader.conftest import BUCKET, Loader, Models, counts, sha256
@@ -114,7 +114,7 @@ def test_a_full_disk_raises_for_a_retry_and_frees_the_partial_file(
         os.write(fd, bytes(data)[:100])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(publish, "write_all", disk_full)
+    monkeypatch.setattr(download, "write_all", disk_full)
     with pytest.raises(handler.RetryableError, match="No space left"):
         published.invoke(record)
 

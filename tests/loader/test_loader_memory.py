@@ -15,7 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lambdas.common.repository import read_metadata, version_dir
+from lambdas.common.metadata import read_metadata
+from lambdas.common.repository import version_dir
 from lambdas.common.settings import Settings
 from lambdas.loader.process import process_event
 from local_stack.moto_server import moto_server as start_moto_server
@@ -55,5 +56,5 @@ def test_publishing_a_64_mib_model_keeps_memory_flat(moto_server: str, tmp_path:
     assert peak < PEAK_LIMIT, f"peak {peak / 2**20:.1f} MiB while publishing {OBJECT_BYTES / 2**20:.0f} MiB"
     metadata = read_metadata(version_dir(settings.model_dir, "big", 1))
     assert metadata is not None
-    assert (metadata["size"], metadata["sha256"]) == (OBJECT_BYTES, expected_sha256)
+    assert (metadata.size, metadata.sha256) == (OBJECT_BYTES, expected_sha256)
     assert (settings.model_dir / "models" / "big" / "1" / "model.joblib").stat().st_size == OBJECT_BYTES
