@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambdas.common.settings import Settings
 from local_stack.bridge import S3EventBridge
 from local_stack.functions import LocalFunction
 from local_stack.gateway import InferenceGateway
+from local_stack.notifications import queue_configurations
 
 log = logging.getLogger("local_stack")
 
@@ -168,11 +170,7 @@ class LocalStack:
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_notification_configuration(
             Bucket=bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]},
-                ]
-            },
+            NotificationConfiguration={"QueueConfigurations": queue_configurations(queue_arn, Settings.from_env())},
         )
         return sqs, queue_url, failure_queue_url
 

@@ -102,7 +102,7 @@ run "notification_targets_the_loader_for_created_and_removed_models" {
 
   assert {
     condition     = toset([for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix]) == toset([".joblib", ".pkl", ".skops", "MLmodel", "sample.json", "sample.npy", "input_example.json"])
-    error_message = "the suffix filters must follow allowed_model_formats, plus MLflow's files and the probe samples of the fast path"
+    error_message = "the suffix filters must follow allowed_model_formats, plus MLflow's files and the probe samples"
   }
 
   assert {
@@ -213,8 +213,8 @@ run "skops_only_deployment_neither_loads_nor_is_notified_of_pickles" {
   }
 
   assert {
-    condition     = [for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix] == [".skops", "MLmodel", "input_example.json"]
-    error_message = "only .skops uploads and MLflow directories' MLmodel and input example may notify the loader, and no probe samples without the fast path"
+    condition     = [for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix] == [".skops", "MLmodel", "sample.json", "sample.npy", "input_example.json"]
+    error_message = "only .skops uploads, probe samples (which sign a model with or without the fast path) and MLflow directories' MLmodel and input example may notify the loader"
   }
 }
 

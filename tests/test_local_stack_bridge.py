@@ -204,3 +204,16 @@ def test_sequencers_increase_and_keep_increasing_after_a_restart() -> None:
     assert len(set(issued)) == len(issued)
     assert all(len(sequencer) == 16 for sequencer in [*issued, after_restart])
     assert after_restart > issued[-1]
+
+
+def test_keys_the_deployment_does_not_notify_never_reach_the_loader(stack: LocalStack, s3: Any) -> None:
+    for key in ("notes.txt", "iris.joblib.bak", "iris/1/requirements.txt"):
+        s3.put_object(Bucket="bridge-test", Key=key, Body=b"x")
+    s3.put_object(Bucket="bridge-test", Key="iris.sample.json", Body=b"{}")
+    s3.delete_object(Bucket="bridge-test", Key="iris.sample.json")  # samples notify on creation only
+    s3.put_object(Bucket="bridge-test", Key="filtered-marker.joblib", Body=b"x")  # delivered after all of them
+    wait_until(lambda: len(records_for("filtered-marker.joblib")) == 1)
+
+    assert [r["eventName"] for r in records_for("iris.sample.json")] == ["ObjectCreated:Put"]
+    for key in ("notes.txt", "iris.joblib.bak", "iris/1/requirements.txt"):
+        assert records_for(quote_plus(key)) == []

@@ -235,3 +235,23 @@ def test_loader_failures_land_in_an_encrypted_queue_watched_by_an_alarm(applied:
     watching = [a for a in alarms if a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"] == queue_name]
     assert len(watching) == 1
     assert any(a["Namespace"] == "AWS/ApiGateway" and a["MetricName"] == "5xx" for a in alarms)
+
+
+def test_the_local_stack_filters_the_bucket_notifications_as_the_deployment_does(applied: dict[str, Any]) -> None:
+    from lambdas.common.settings import Settings
+    from local_stack.notifications import queue_configurations
+
+    outputs = applied["outputs"]
+    config = _client(applied, "s3").get_bucket_notification_configuration(Bucket=outputs["bucket_name"])
+    local = queue_configurations(
+        "arn:aws:sqs:us-east-1:123456789012:events", Settings.from_env({"MODEL_PREFIX": "models"})
+    )
+
+    def filters(configurations: list[dict[str, Any]]) -> set[tuple[str, str, frozenset[str]]]:
+        found = set()
+        for item in configurations:
+            rules = {rule["Name"].lower(): rule["Value"] for rule in item["Filter"]["Key"]["FilterRules"]}
+            found.add((rules["prefix"], rules["suffix"], frozenset(item["Events"])))
+        return found
+
+    assert filters(local) == filters(config["LambdaFunctionConfigurations"])

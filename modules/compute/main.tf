@@ -20,12 +20,12 @@ locals {
   # One prefix for the notification filter, the loader's key parsing and its S3 permissions.
   model_prefix   = var.model_prefix == "" ? "" : "${trimsuffix(var.model_prefix, "/")}/"
   model_suffixes = [for format in var.allowed_model_formats : ".${format}"]
-  # Probe samples beside models: iris.sample.json, iris/3/sample.npy (see lambdas/common/repository.py).
-  sample_suffixes = var.enable_onnx_fast_path ? ["sample.json", "sample.npy"] : []
-  # An MLflow model directory under a version prefix is published from its MLmodel (and removed with it); its
-  # input example (input_example.json, serving_input_example.json) arriving later signs it again.
-  created_and_removed = concat(local.model_suffixes, ["MLmodel"])
-  created_only        = concat(local.sample_suffixes, ["input_example.json"])
+  # Which keys notify the loader (see notifications.json, which the local stack reads too): models and MLflow's
+  # MLmodel on created and removed events; probe samples (iris.sample.json, iris/3/sample.npy) and MLflow input
+  # examples on created events, so one uploaded after its model still signs it again, fast path on or off.
+  notifications       = jsondecode(file("${path.module}/notifications.json"))
+  created_and_removed = concat(local.model_suffixes, local.notifications.created_and_removed)
+  created_only        = local.notifications.created_only
 
   common_environment = merge(
     {

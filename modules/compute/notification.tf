@@ -7,9 +7,7 @@ resource "aws_lambda_permission" "s3_invoke_loader" {
   source_account = local.account_id
 }
 
-# One filter per allowed format and for MLflow's MLmodel: S3 matches a single suffix per configuration. With the
-# ONNX fast path on, probe samples notify the loader too, so a sample uploaded after its model still checks the
-# model's conversion; an MLflow input example always does.
+# One filter per allowed format and per file of notifications.json: S3 matches a single suffix per configuration.
 resource "aws_s3_bucket_notification" "this" {
   bucket = var.bucket_name
 
