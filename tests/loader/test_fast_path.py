@@ -171,3 +171,23 @@ def test_a_sample_for_a_model_that_no_longer_loads_fails_without_a_retry(loader:
     (version_dir(loader.model_dir, "iris", 1) / "model.joblib").write_bytes(b"no longer a model")
 
     assert loader.invoke(loader.put("iris/1/sample.json", json.dumps(FEATURES.tolist()).encode())) == counts(failed=1)
+
+
+def test_a_sample_uploaded_after_its_model_signs_it_with_the_fast_path_off(
+    loader: Loader, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONNX_FAST_PATH", "false")
+    loader.invoke(loader.put("iris/1/model.joblib", models.logistic))
+    first = read_metadata(version_dir(loader.model_dir, "iris", 1))
+    assert first is not None and first.validation.serving_check is not None
+    assert first.validation.serving_check.checked_on == "generated rows"
+
+    assert loader.invoke(loader.put("iris/1/sample.json", json.dumps(FEATURES.tolist()).encode())) == counts(
+        published=1
+    )
+
+    signed = read_metadata(version_dir(loader.model_dir, "iris", 1))
+    assert signed is not None and signed.validation.serving_check is not None
+    assert signed.validation.serving_check.checked_on == "sample.json"
+    assert signed.fast_path["runtime"] == "scikit-learn"
+    assert loader.files_in("iris") == ["metadata.json", "model.joblib"]
