@@ -114,31 +114,21 @@ variable "allowed_model_formats" {
 }
 
 variable "enable_onnx_fast_path" {
-  description = "Convert each model to ONNX when it is published and serve the conversion with onnxruntime when it answers as the model does; false keeps every model on scikit-learn."
+  description = "Convert each model to ONNX when it is published and serve the conversion when it answers alike; null takes the compute module's default (true)."
   type        = bool
-  default     = true
+  default     = null
 }
 
 variable "model_version_policy" {
-  description = "What the loader does with a model saved by another scikit-learn minor version than the image serves: serve (the mismatch is shown in the model's metadata and the repository index, and counted) or reject (the version is refused, with that reason)."
+  description = "serve or reject a model saved by another scikit-learn minor version than the image serves; null takes the compute module's default (serve)."
   type        = string
-  default     = "serve"
-
-  validation {
-    condition     = contains(["serve", "reject"], var.model_version_policy)
-    error_message = "model_version_policy must be serve or reject."
-  }
+  default     = null
 }
 
 variable "onnx_max_model_bytes" {
-  description = "Largest model file the loader converts to ONNX; a conversion holds the model several times in the loader's memory. null uses the function's default, 128 MiB."
+  description = "Largest model file the loader converts to ONNX; null takes the function's default, 128 MiB (validated by the compute module)."
   type        = number
   default     = null
-
-  validation {
-    condition     = var.onnx_max_model_bytes == null || try(var.onnx_max_model_bytes > 0, false)
-    error_message = "onnx_max_model_bytes must be a positive number of bytes."
-  }
 }
 
 variable "image_uri" {

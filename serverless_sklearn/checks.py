@@ -16,7 +16,7 @@ from typing import Any
 
 from lambdas.common.models import ModelLoadError, load_model
 from lambdas.common.repository import MLMODEL_FILE, MODEL_SUFFIXES
-from lambdas.common.signature import Signature
+from lambdas.common.signature import Declared, Signature
 from lambdas.loader import mlflow_model, samples, signing
 from lambdas.loader.errors import PermanentFailure
 from lambdas.loader.samples import Sample, SampleError, SampleFile
@@ -70,7 +70,7 @@ def _directory(path: Path) -> LocalModel:
         (*files, mlmodel),
         sample,
         model.trusted_types,
-        model.column_datatypes,
+        model.declared,
         model.predict_fn,
         mlflow=True,
         stated_version=model.sklearn_version,
@@ -82,7 +82,7 @@ def _signed(
     files: tuple[Path, ...],
     sample: Sample | None,
     trusted: tuple[str, ...],
-    declared_types: dict[str, str | None] | None,
+    declared: Declared | None,
     default_output: str,
     *,
     mlflow: bool,
@@ -99,7 +99,7 @@ def _signed(
         stated_version,
     )
     try:
-        signed = signing.sign(model, sample, trained_with, declared_types=declared_types, default_output=default_output)
+        signed = signing.sign(model, sample, trained_with, declared=declared, default_output=default_output)
     except PermanentFailure as error:
         raise DeploymentError(f"the deployment would refuse it: {error}") from None
     provenance = signed.signature.provenance

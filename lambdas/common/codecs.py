@@ -17,7 +17,7 @@ JSON ``null`` (and NaN) is a missing value: NaN in a number column, None in a st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,7 +26,7 @@ from lambdas.common.batch import Batch
 from lambdas.common.datatypes import datatype_of
 from lambdas.common.errors import BadRequest
 from lambdas.common.payloads import Array, ColumnsRequest, InferRequest, OutputTensor, RequestInput, RowsRequest
-from lambdas.common.signature import Inputs
+from lambdas.common.signature import Inputs, Param
 from lambdas.common.tensors import MAX_ELEMENTS, instances, missing_values, tensor_array
 
 NUMPY = "np"
@@ -54,10 +54,26 @@ class NumpyCodec:
     def decode(self, request: InferRequest, inputs: Inputs) -> Batch:
         if len(request.inputs) != 1:
             raise BadRequest("'inputs' must be a list holding exactly one tensor")
-        features, missing = tensor_array(request.inputs[0], inputs.features if inputs.kind == "tensor" else None)
+        tensor = request.inputs[0]
+        if inputs.mixed:
+            if len(tensor.shape) != 2 or tensor.shape[1] != inputs.features:
+                raise BadRequest(f"the model takes a [rows, {inputs.features}] tensor, got shape {list(tensor.shape)}")
+            rows, width = tensor.shape
+            values = _flat(tensor.data, rows * width, tensor.name)
+            return _positions([values[index::width] for index in range(width)], inputs, rows, text=True)
+        features, missing = tensor_array(tensor, inputs.features if inputs.kind == "tensor" else None)
         return Batch(rows=len(features), features=features, missing=missing)
 
     def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch:
+        if inputs.mixed:
+            rows = request.rows
+            width = len(inputs.columns)
+            if len(rows) * width > MAX_ELEMENTS:
+                raise BadRequest(f"'{request.field}' has more than {MAX_ELEMENTS} values")
+            for number, row in enumerate(rows):
+                if not isinstance(row, list) or len(row) != width:
+                    raise BadRequest(f"row {number} of '{request.field}' must be a list of {width} values")
+            return _positions([[row[index] for row in rows] for index in range(width)], inputs, len(rows))
         features, missing = instances(request.rows, inputs.features, request.field)
         return Batch(rows=len(features), features=features, missing=missing)
 
@@ -94,7 +110,7 @@ class PandasCodec(NumpyCodec):
         if len(tensors) == 1 and len(tensors[0].shape) == 2 and tensors[0].shape[1] > 1:
             return self._from_matrix(tensors[0], inputs)
         sent = [tensor.name for tensor in tensors]
-        _check_names(sent, names)
+        _check_names(sent, names, inputs.optional)
         rows = _column_length(tensors[0])
         columns: dict[str, TypedColumn] = {}
         for tensor in tensors:
@@ -102,7 +118,7 @@ class PandasCodec(NumpyCodec):
                 raise BadRequest(f"column {tensor.name!r} has {_column_length(tensor)} rows, the first has {rows}")
             values = _flat(tensor.data, rows, tensor.name)
             columns[tensor.name] = _typed_column(values, inputs.datatypes.get(tensor.name), tensor.name)
-        return _batch(columns, names, rows)
+        return _batch(columns, inputs, rows)
 
     def decode_rows(self, request: RowsRequest, inputs: Inputs) -> Batch:
         rows = request.rows
@@ -111,7 +127,7 @@ class PandasCodec(NumpyCodec):
             raise BadRequest(f"'{request.field}' has more than {MAX_ELEMENTS} values")
         if all(isinstance(row, dict) for row in rows):
             sent = list(rows[0])
-            _check_names(sent, names)
+            _check_names(sent, names, inputs.optional)
             for number, row in enumerate(rows):
                 if row.keys() != rows[0].keys():
                     missing = [name for name in sent if name not in row] or [k for k in row if k not in rows[0]]
@@ -125,7 +141,7 @@ class PandasCodec(NumpyCodec):
         else:
             raise BadRequest(f"'{request.field}' must be records ({{column: value}}) or rows in column order")
         columns = {name: _typed_column(values, inputs.datatypes.get(name), name) for name, values in by_name.items()}
-        return _batch(columns, names, len(rows))
+        return _batch(columns, inputs, len(rows))
 
     def decode_columns(self, request: ColumnsRequest, inputs: Inputs) -> Batch:
         return _decode_columns(request, inputs)
@@ -140,11 +156,16 @@ class PandasCodec(NumpyCodec):
         if rows * width > MAX_ELEMENTS:
             raise BadRequest(f"shape {list(tensor.shape)} exceeds the limit of {MAX_ELEMENTS} elements")
         values = _flat(tensor.data, rows * width, tensor.name)
+        text = tensor.datatype == "BYTES"  # a table of strings and numbers: each cell read by its column's datatype
         columns = {
-            column.name: _typed_column(values[index::width], column.datatype, column.name)
+            column.name: _typed_column(
+                _cells(values[index::width], column.datatype, column.name) if text else values[index::width],
+                column.datatype,
+                column.name,
+            )
             for index, column in enumerate(inputs.columns)
         }
-        return _batch(columns, inputs.names, rows)
+        return _batch(columns, inputs, rows)
 
 
 def _decode_columns(request: ColumnsRequest, inputs: Inputs) -> Batch:
@@ -152,7 +173,7 @@ def _decode_columns(request: ColumnsRequest, inputs: Inputs) -> Batch:
     model's features in the order sent."""
     names = inputs.names if inputs.named else None
     sent = list(request.columns)
-    _check_names(sent, names)
+    _check_names(sent, names, inputs.optional)
     if names is None and inputs.features is not None and len(sent) != inputs.features:
         raise BadRequest(f"the model takes {inputs.features} features, got {len(sent)} columns")
     rows = len(request.columns[sent[0]])
@@ -165,7 +186,7 @@ def _decode_columns(request: ColumnsRequest, inputs: Inputs) -> Batch:
         datatype = inputs.datatypes.get(name) if names is not None else "FP64"
         typed = _from_text(values, datatype, name) if request.text else values
         columns[name] = _typed_column(typed, datatype, name)
-    return _batch(columns, names, rows)
+    return _batch(columns, inputs, rows)
 
 
 _CODECS: dict[str, Codec] = {codec.content_type: codec for codec in (NumpyCodec(), StringCodec(), PandasCodec())}
@@ -206,10 +227,48 @@ def encode_output(name: str, values: Array) -> OutputTensor:
     return _CODECS[STRING if values.dtype.kind in "OUS" else NUMPY].encode_output(name, values)
 
 
+# --- params ---
+
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "datetime": (str,),
+    "binary": (str,),
+    "boolean": (bool,),
+    "double": (int, float),
+    "float": (int, float),
+    "long": (int,),
+    "integer": (int,),
+}
+
+
+def check_params(params: Mapping[str, Any], schema: Sequence[Param] | None) -> None:
+    """MLflow's scoring ``params`` against the model's params schema: each one it names, of its type (a list for
+    a shape). A model without a schema takes any params, as MLflow's scoring server does, and none plays a part in
+    a scikit-learn prediction."""
+    if schema is None:
+        return
+    declared = {param.name: param for param in schema}
+    for name, value in params.items():
+        param = declared.get(name)
+        if param is None:
+            raise BadRequest(f"unknown param {name!r}; the model takes params {sorted(declared)}")
+        values = value if param.shape is not None and isinstance(value, list) else [value]
+        if param.shape is not None and not isinstance(value, list):
+            raise BadRequest(f"param {name!r} takes a list of {param.type} values")
+        accepted = _PARAM_TYPES.get(param.type)
+        for item in values:
+            wrong = accepted is not None and (
+                not isinstance(item, accepted) or (isinstance(item, bool) and bool not in accepted)
+            )
+            if wrong:
+                raise BadRequest(f"param {name!r} takes {param.type} values, got {item!r}")
+
+
 # --- columns ---
 
 
-def _check_names(sent: Sequence[str], names: Sequence[str] | None) -> None:
+def _check_names(sent: Sequence[str], names: Sequence[str] | None, optional: frozenset[str] = frozenset()) -> None:
+    """Each column sent once, none unknown, and every column the model requires."""
     seen = set()
     for name in sent:
         if name in seen:
@@ -220,7 +279,7 @@ def _check_names(sent: Sequence[str], names: Sequence[str] | None) -> None:
     unknown = [name for name in sent if name not in names]
     if unknown:
         raise BadRequest(f"unknown column {unknown[0]!r}; the model takes columns {list(names)}")
-    missing = [name for name in names if name not in seen]
+    missing = [name for name in names if name not in seen and name not in optional]
     if missing:
         raise BadRequest(f"missing column {missing[0]!r}; the model takes columns {list(names)}")
 
@@ -318,6 +377,38 @@ def _from_text(values: list[Any], datatype: str | None, name: str) -> list[Any]:
     return numbers
 
 
+def _cells(values: list[Any], datatype: str | None, name: str) -> list[Any]:
+    """A BYTES table's cells of one column as that column's datatype takes them: a numeric column's text parsed as
+    a number (a 400 naming the column and row when it is not one), a boolean column's text as true or false; JSON
+    numbers, booleans and nulls as sent."""
+    if datatype in ("FP64", "INT64"):
+        cells = []
+        for row, value in enumerate(values):
+            if isinstance(value, str):
+                try:
+                    value = _number(value.strip())
+                except ValueError:
+                    raise BadRequest(f"column {name!r} takes numbers, got {value!r} in row {row}") from None
+            cells.append(value)
+        return cells
+    if datatype == "BOOL":
+        return [(value in _TRUE) if isinstance(value, str) and value in _TRUE | _FALSE else value for value in values]
+    return values
+
+
+def _positions(by_position: list[list[Any]], inputs: Inputs, rows: int, *, text: bool = False) -> Batch:
+    """The features of a positional model fitted on a table of strings and numbers (an object array): each position
+    typed by its datatype in the signature, the whole an object array as the model was fitted on."""
+    features = np.empty((rows, len(inputs.columns)), dtype=object)
+    missing = False
+    for index, (column, values) in enumerate(zip(inputs.columns, by_position, strict=True)):
+        cells = _cells(values, column.datatype, column.name) if text else values
+        array, absent = _typed_column(cells, column.datatype, column.name)
+        features[:, index] = array
+        missing = missing or absent
+    return Batch(rows=rows, features=features, missing=missing)
+
+
 def _number(text: str) -> int | float:
     try:
         return int(text)
@@ -363,10 +454,17 @@ def _example(values: list[Any], kind: Any) -> Any:
     return next((value for value in values if isinstance(value, kind)), None)
 
 
-def _batch(typed: dict[str, TypedColumn], names: Sequence[str] | None, rows: int) -> Batch:
+def _batch(typed: dict[str, TypedColumn], inputs: Inputs, rows: int) -> Batch:
+    """The batch in the model's column order (a positional model asked with columns: its features, in the order
+    sent); an optional column left out is all missing values."""
+    names = inputs.names if inputs.named else None
+    if names is not None and len(typed) < len(names):
+        for name in names:
+            if name not in typed:
+                typed[name] = _typed_column([None] * rows, inputs.datatypes.get(name), name)
     ordered = {name: typed[name] for name in names} if names is not None else typed
     columns = {name: array for name, (array, _) in ordered.items()}
-    if names is None:  # a positional model asked with columns: they are its features, in the order sent
+    if names is None:
         try:
             features = np.column_stack([array.astype(np.float64) for array in columns.values()])
         except (ValueError, TypeError):

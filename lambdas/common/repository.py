@@ -220,11 +220,6 @@ def list_versions(model_dir: Path, name: str) -> list[int]:
     return sorted(versions)
 
 
-def latest_version(model_dir: Path, name: str) -> int | None:
-    versions = list_versions(model_dir, name)
-    return versions[-1] if versions else None
-
-
 def list_models(model_dir: Path) -> dict[str, list[int]]:
     """Every model with at least one published version, by name."""
     try:

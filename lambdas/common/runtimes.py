@@ -17,6 +17,7 @@ from lambdas.common import signature
 from lambdas.common.batch import Batch
 from lambdas.common.datatypes import datatype_of
 from lambdas.common.errors import BadRequest, ModelUnavailable
+from lambdas.common.libraries import has_method
 from lambdas.common.models import ModelLoadError, check_estimator, load_model
 from lambdas.common.onnx_interface import METADATA_KEY, InterfaceError, OnnxInterface, column_feeds, open_session
 from lambdas.common.payloads import Array
@@ -64,7 +65,9 @@ class SklearnRunner:
         single_output = labels is not None and labels.ndim == 1
         self.label_datatype = datatype_of(labels.dtype) if labels is not None and single_output else "FP64"
         self.class_count = len(labels) if labels is not None and single_output else None
-        self.has_proba = single_output and _has_method(estimator, "predict_proba")
+        self.has_proba = single_output and has_method(estimator, "predict_proba")
+        # A model fitted on an array (no feature_names_in_) whose MLmodel names its columns takes them as an array.
+        self._takes_frame = signature.column_names(estimator) is not None
 
     @classmethod
     def load(cls, path: Path, declared_feature_count: int | None, trusted: Sequence[str] = ()) -> SklearnRunner:
@@ -86,7 +89,9 @@ class SklearnRunner:
         )
 
     def _call(self, method: Any, batch: Batch) -> Any:
-        rows: Any = batch.features if batch.columns is None else _frame(batch.columns, batch.missing)
+        rows: Any = batch.features
+        if batch.columns is not None:
+            rows = _frame(batch.columns, batch.missing) if self._takes_frame else _stacked(batch.columns)
         if batch.missing:  # the model decides what a missing value means: its own checks must run
             import sklearn
 
@@ -203,6 +208,18 @@ def _frame(columns: Mapping[str, Array], missing: bool) -> Any:
     return build(arrays, columns=pandas.Index(list(columns)), index=index, verify_integrity=False)
 
 
+def _stacked(columns: Mapping[str, Array]) -> Array:
+    """Named columns as the one array a positional model was fitted on, in the signature's order: numbers as
+    float64, a table that mixes strings and numbers as objects."""
+    arrays = list(columns.values())
+    if all(array.dtype.kind in "biuf" for array in arrays):
+        return np.column_stack([array.astype(np.float64, copy=False) for array in arrays])
+    stacked = np.empty((len(arrays[0]), len(arrays)), dtype=object)
+    for index, array in enumerate(arrays):
+        stacked[:, index] = array
+    return stacked
+
+
 def _skip_repeated_finite_check() -> None:
     """scikit-learn scans every input for NaN and infinity; the codecs have refused infinities and say when a value
     is missing, so for complete rows the scan is switched off, once per thread (scikit-learn keeps its settings per
@@ -212,10 +229,3 @@ def _skip_repeated_finite_check() -> None:
 
         sklearn.set_config(assume_finite=True)
         _thread_config.assume_finite = True
-
-
-def _has_method(estimator: Any, method: str) -> bool:
-    try:
-        return callable(getattr(estimator, method, None))
-    except Exception:  # available_if raises when the method does not apply to this configuration
-        return False

@@ -41,6 +41,27 @@ class SignatureError(ValueError):
 class Column:
     name: str
     datatype: str | None  # one of COLUMN_DATATYPES, None: any scalar
+    required: bool = True  # an optional column (MLflow's required: false) may be left out: all its values missing
+
+
+@dataclass(frozen=True)
+class Param:
+    """One of the ``params`` an MLflow scoring request may carry, from the MLmodel's params schema."""
+
+    name: str
+    type: str  # MLflow's: string, boolean, double, float, long, integer, datetime, binary
+    shape: tuple[int, ...] | None = None  # None: a scalar; (-1,): a list
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a model's own schema states (an MLmodel signature): its columns in order with their datatypes (None:
+    not a column schema), those it does not require, and its params schema (None: none)."""
+
+    datatypes: Mapping[str, str | None] | None = None
+    optional: frozenset[str] = frozenset()
+    params: tuple[Param, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,10 +75,21 @@ class Inputs:
     def named(self) -> bool:
         return self.kind == COLUMNS
 
+    @property
+    def mixed(self) -> bool:
+        """A positional tensor whose positions have datatypes of their own (a model fitted on an object array of
+        strings and numbers); its ``columns`` are named by position."""
+        return self.kind == TENSOR and bool(self.columns)
+
     # Read on every request: computed once per signature.
     @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    @cached_property
+    def optional(self) -> frozenset[str]:
+        """The columns a request may leave out (all their values then missing)."""
+        return frozenset(column.name for column in self.columns if not column.required)
 
     @cached_property
     def datatypes(self) -> Mapping[str, str | None]:
@@ -98,6 +130,7 @@ class Signature:
     provenance: Provenance | None = None
     datatype_source: str = "model"  # where column datatypes came from: "mlflow", "sample" or "model"
     default_output: str = PREDICT  # what an MLflow scoring request answers with (MLmodel's predict_fn)
+    params: tuple[Param, ...] | None = None  # the MLmodel's params schema; None: the model declares none
 
     def output(self, name: str) -> Output | None:
         return next((output for output in self.outputs if output.name == name), None)
@@ -113,7 +146,10 @@ class Signature:
             raise SignatureError(f"signature is not format {FORMAT_VERSION}")
         try:
             raw_inputs = data["inputs"]
-            columns = tuple(Column(str(c["name"]), c["datatype"]) for c in raw_inputs.get("columns") or ())
+            columns = tuple(
+                Column(str(c["name"]), c["datatype"], bool(c.get("required", True)))
+                for c in raw_inputs.get("columns") or ()
+            )
             inputs = Inputs(
                 kind=raw_inputs["kind"],
                 datatype=raw_inputs.get("datatype", "FP64"),
@@ -122,6 +158,20 @@ class Signature:
             )
             outputs = tuple(Output(o["name"], o["datatype"], tuple(o["shape"])) for o in data["outputs"])
             classes = data.get("classes")
+            raw_params = data.get("params")
+            params = (
+                tuple(
+                    Param(
+                        str(p["name"]),
+                        str(p["type"]),
+                        None if p.get("shape") is None else tuple(p["shape"]),
+                        p.get("default"),
+                    )
+                    for p in raw_params
+                )
+                if isinstance(raw_params, list)
+                else None
+            )
             raw_provenance = data.get("provenance")
             provenance = (
                 Provenance(
@@ -147,6 +197,7 @@ class Signature:
             provenance=provenance,
             datatype_source=str(data.get("datatype_source", "model")),
             default_output=default_output,
+            params=params,
         )
 
     def to_json(self) -> str:
@@ -170,20 +221,34 @@ def column_names(model: Any) -> tuple[str, ...] | None:
 def model_inputs(
     model: Any,
     sample_columns: Mapping[str, Sequence[Any]] | None = None,
-    declared: Mapping[str, str | None] | None = None,
+    declared: Declared | None = None,
 ) -> tuple[Inputs, str]:
-    """The inputs of a fitted model and where the column datatypes came from; ``declared``: datatypes an MLmodel
-    signature states, trusted first."""
+    """The inputs of a fitted model and where the column datatypes came from; ``declared``: the columns an MLmodel
+    signature states, in its order, with their datatypes, trusted first (``optional``: those it does not require).
+    A positional model whose MLmodel names as many columns as it has features takes those columns, in that order."""
+    stated_types = declared.datatypes if declared is not None else None
+    optional = declared.optional if declared is not None else frozenset()
     names = column_names(model)
+    counted = getattr(model, "n_features_in_", None)
+    features = int(counted) if isinstance(counted, int | np.integer) and not isinstance(counted, bool) else None
+    if names is None and stated_types and features is not None and len(stated_types) == features:
+        names = tuple(stated_types)
     if names is None:
-        features = getattr(model, "n_features_in_", None)
-        if isinstance(features, int | np.integer) and not isinstance(features, bool):
-            return Inputs(kind=TENSOR, datatype="FP64", features=int(features)), "model"
+        if features is not None:
+            positions = tuple(str(index) for index in range(features))
+            by_position = fitted_column_datatypes(model, positions)
+            if "BYTES" in by_position.values():  # fitted on an object array that mixes strings and numbers
+                columns = tuple(Column(position, by_position.get(position)) for position in positions)
+                return Inputs(kind=TENSOR, datatype="BYTES", features=features, columns=columns), "model"
+            return Inputs(kind=TENSOR, datatype="FP64", features=features), "model"
         return Inputs(kind=TENSOR, datatype="BYTES", features=None), "model"
     from_model = fitted_column_datatypes(model, names)
     from_sample = sample_datatypes(sample_columns, names) if sample_columns is not None else {}
-    stated = {name: datatype for name, datatype in (declared or {}).items() if datatype is not None}
-    columns = tuple(Column(name, stated.get(name) or from_sample.get(name) or from_model.get(name)) for name in names)
+    stated = {name: datatype for name, datatype in (stated_types or {}).items() if datatype is not None}
+    columns = tuple(
+        Column(name, stated.get(name) or from_sample.get(name) or from_model.get(name), name not in optional)
+        for name in names
+    )
     source = "mlflow" if stated.keys() & set(names) else "sample" if from_sample else "model"
     return Inputs(kind=COLUMNS, columns=columns), source
 

@@ -65,14 +65,6 @@ class LoadedModel:
         return self.runner.feature_count
 
     @property
-    def label_datatype(self) -> str:
-        return self.runner.label_datatype
-
-    @property
-    def class_count(self) -> int | None:
-        return self.runner.class_count
-
-    @property
     def has_proba(self) -> bool:
         return self.runner.has_proba
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = "inference"
-NAMESPACE = "ServerlessSklearn"
+# Powertools' own variables, which Terraform sets per function, name the service and the namespace; these are the
+# same names for a process started without them (tests, the benchmarks).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "inference"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "ServerlessSklearn"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

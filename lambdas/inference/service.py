@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -11,7 +9,9 @@ from typing import Any
 from lambdas.common import codecs
 from lambdas.common.batch import Batch
 from lambdas.common.errors import BadRequest, ModelNotFound, ModelUnavailable
+from lambdas.common.libraries import library_versions
 from lambdas.common.payloads import Array, InferRequest, OutputTensor, RowsRequest
+from lambdas.common.reasons import reason
 from lambdas.common.repository import list_models, list_refused_models, parse_version
 from lambdas.common.settings import Settings
 from lambdas.common.signature import PREDICT, PREDICT_PROBA, Signature
@@ -22,8 +22,6 @@ from lambdas.inference.protocol import InferAnswer
 
 SERVER_NAME = "serverless-sklearn"
 SERVER_VERSION = "0.1.0"
-# Model messages can be long (they may quote the input); callers get the start of it.
-_MAX_REASON_CHARS = 300
 
 
 READY, UNAVAILABLE, UNKNOWN = "READY", "UNAVAILABLE", "UNKNOWN"
@@ -131,8 +129,10 @@ class InferenceService:
 
     def invocations(self, name: str, version: str | None, request: protocol.ScoringRequest) -> OutputTensor:
         """Answered as MLflow's scoring server answers: the model's ``predict_fn`` output.
-        ``params`` are accepted and play no part: a scikit-learn model's predict takes none."""
+        ``params`` are checked against the model's params schema and play no part: a scikit-learn model's predict
+        takes none."""
         model = self.model(name, version)
+        codecs.check_params(request.params, model.signature.params)
         if isinstance(request.data, RowsRequest):
             batch = codecs.decode_rows(request.data, model.signature.inputs)
         else:
@@ -155,13 +155,7 @@ class InferenceService:
 @cache
 def served_with() -> dict[str, str]:
     """The versions of Python and of the model libraries this function serves with."""
-    versions = {"python": platform.python_version()}
-    for library in ("scikit-learn", "numpy", "onnxruntime"):
-        try:
-            versions[library] = importlib.metadata.version(library)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    return library_versions(("scikit-learn", "numpy", "onnxruntime"))
 
 
 def metadata_tensors(signature: Signature) -> dict[str, Any]:
@@ -205,13 +199,9 @@ def _predict(model: LoadedModel, batch: Batch, output: str) -> Array:
     try:
         answer: Array = getattr(model.runner, output)(batch)
     except (ValueError, TypeError, AttributeError, KeyError) as error:  # input the model cannot take
-        raise BadRequest(f"the model rejected the input: {_reason(error)}") from None
+        raise BadRequest(f"the model rejected the input: {reason(error, with_type=False)}") from None
     except MemoryError:  # the function stays up; a smaller batch, or more memory, can be answered
         raise ModelUnavailable(
             f"model {model.name!r} version {model.version} ran out of memory answering {batch.rows} rows"
         ) from None
     return answer
-
-
-def _reason(error: BaseException) -> str:
-    return " ".join(str(error).split())[:_MAX_REASON_CHARS]

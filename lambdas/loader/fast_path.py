@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.common.repository import ONNX_FILE
+from lambdas.common.runtimes import ONNXRUNTIME, SCIKIT_LEARN
 from lambdas.common.settings import Settings, is_off
 from lambdas.common.signature import Inputs
 from lambdas.loader import samples
@@ -28,8 +29,6 @@ from lambdas.loader.onnx_convert import (
 )
 from lambdas.loader.samples import SampleError, SampleFile
 
-SCIKIT_LEARN = "scikit-learn"
-ONNXRUNTIME = "onnxruntime"
 # S3 user metadata on a model object (x-amz-meta-onnx: false) that keeps that model on scikit-learn.
 OBJECT_SWITCH = "onnx"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -15,8 +16,10 @@ from lambdas.common.settings import Settings
 from lambdas.loader.process import DEFAULT_LOCK_TIMEOUT, Outcome, Status, process_event
 from lambdas.loader.s3 import S3Reader
 
-logger = Logger(service="loader")
-metrics = Metrics(namespace="ServerlessSklearn", service="loader")
+# Powertools' variables, as Terraform sets them, else the same names (tests).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "loader"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "ServerlessSklearn", service=SERVICE)
 
 METRIC_BY_STATUS = {
     Status.PUBLISHED: "ModelPublished",

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from lambdas.common.signature import Declared, Param
 from lambdas.loader.errors import ModelInvalid
 
 MAX_MLMODEL_BYTES = 1 << 20
@@ -39,7 +40,7 @@ class MLflowModel:
     sklearn_version: str | None
     trusted_types: tuple[str, ...]  # skops types MLmodel trusts beyond skops' defaults
     predict_fn: str  # a key of PREDICT_FUNCTIONS
-    column_datatypes: dict[str, str | None] | None  # of a column-based signature, in its order; None: not one
+    declared: Declared  # what its signature states: columns (in order), which are optional, its params
     example_file: str | None  # the input example below the directory
     flavors: tuple[str, ...]
     identity: dict[str, Any] = field(default_factory=dict)  # run_id, model_uuid, mlflow_version, ...
@@ -100,26 +101,56 @@ def parse(data: bytes) -> MLflowModel:
         sklearn_version=str(version) if version is not None else None,
         trusted_types=tuple(trusted),
         predict_fn=predict_fn,
-        column_datatypes=_column_datatypes(document.get("signature")),
+        declared=_declared(document.get("signature")),
         example_file=example_file if isinstance(example_file, str) and _relative(example_file) else None,
         flavors=tuple(sorted(map(str, flavors))),
         identity={name: str(value) for name, value in identity.items() if value is not None},
     )
 
 
-def _column_datatypes(signature: Any) -> dict[str, str | None] | None:
-    """A column-based signature's datatypes by column; None for a tensor signature or none at all."""
-    if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), str):
+def _declared(signature: Any) -> Declared:
+    """What the MLmodel signature states: a column-based signature's datatypes (in its order) and optional
+    columns, and its params schema."""
+    if not isinstance(signature, dict):
+        return Declared()
+    specs = _json_list(signature.get("inputs"), "inputs")
+    params = _params(_json_list(signature.get("params"), "params"))
+    if (
+        not specs
+        or not all(isinstance(spec, dict) for spec in specs)
+        or any(spec.get("type") == "tensor" or not isinstance(spec.get("name"), str) for spec in specs)
+    ):
+        return Declared(params=params)
+    return Declared(
+        datatypes={spec["name"]: _COLUMN_DATATYPES.get(str(spec.get("type"))) for spec in specs},
+        optional=frozenset(spec["name"] for spec in specs if spec.get("required") is False),
+        params=params,
+    )
+
+
+def _json_list(text: Any, part: str) -> list[Any] | None:
+    """One part of an MLmodel signature: a JSON list in a string, or absent."""
+    if not isinstance(text, str):
         return None
     try:
-        specs = json.loads(signature["inputs"])
+        value = json.loads(text)
     except ValueError:
-        raise ModelInvalid("MLmodel's signature inputs are not valid JSON") from None
-    if not isinstance(specs, list) or not specs or not all(isinstance(spec, dict) for spec in specs):
+        raise ModelInvalid(f"MLmodel's signature {part} are not valid JSON") from None
+    return value if isinstance(value, list) else None
+
+
+def _params(specs: list[Any] | None) -> tuple[Param, ...] | None:
+    if specs is None:
         return None
-    if any(spec.get("type") == "tensor" or not isinstance(spec.get("name"), str) for spec in specs):
-        return None
-    return {spec["name"]: _COLUMN_DATATYPES.get(str(spec.get("type"))) for spec in specs}
+    params = []
+    for spec in specs:
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not isinstance(spec.get("type"), str):
+            raise ModelInvalid("MLmodel's signature params must each have a name and a type")
+        shape = spec.get("shape")
+        if shape is not None and not (isinstance(shape, list) and all(isinstance(n, int) for n in shape)):
+            raise ModelInvalid(f"MLmodel's param {spec['name']!r} has a shape that is not a list of sizes")
+        params.append(Param(spec["name"], spec["type"], None if shape is None else tuple(shape), spec.get("default")))
+    return tuple(params)
 
 
 def _relative(path: str) -> bool:

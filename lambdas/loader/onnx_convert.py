@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lambdas.common.libraries import has_method
 from lambdas.common.onnx_interface import METADATA_KEY, OnnxInterface, column_feeds, open_session
+from lambdas.common.reasons import reason
 from lambdas.common.signature import Inputs
 from lambdas.loader import samples
 from lambdas.loader.families import split_thresholds
@@ -34,7 +36,6 @@ TOLERANCE = 1e-5
 _ROWS_PER_SCALE = 128
 _THRESHOLD_ROWS = 512
 _SCALES = (1.0, 10.0, 1000.0)
-_MAX_REASON_CHARS = 300
 
 Array = npt.NDArray[Any]
 
@@ -91,9 +92,9 @@ def _expected_answers(model: Any, probe: Probe) -> dict[str, Array]:
         with warnings.catch_warnings():  # e.g. a model fitted on a DataFrame asked about a matrix, as ONNX will be
             warnings.simplefilter("ignore", UserWarning)
             answers = {"predict": np.asarray(model.predict(probe.rows))}
-            proba = model.predict_proba(probe.rows) if _has_proba(model) else None
+            proba = model.predict_proba(probe.rows) if has_method(model, "predict_proba") else None
     except Exception as error:  # the model refuses rows of this shape: nothing to compare a conversion with
-        raise NotConverted(f"the model does not accept the {probe.source} probe rows: {_short(error)}") from None
+        raise NotConverted(f"the model does not accept the {probe.source} probe rows: {reason(error)}") from None
     if answers["predict"].ndim not in (1, 2) or len(answers["predict"]) != len(probe.rows):
         raise NotConverted(f"predict returns shape {answers['predict'].shape}, not one answer per row")
     if proba is not None:
@@ -113,7 +114,7 @@ def _convert(
     try:
         answers = session.run(list(wanted.values()), {input_name: probe.rows.astype(input_dtype)})
     except Exception as error:
-        raise NotConverted(f"onnxruntime fails on the probe rows: {_short(error)}") from None
+        raise NotConverted(f"onnxruntime fails on the probe rows: {reason(error)}") from None
     details = _compare(expected, dict(zip(wanted, answers, strict=True)))
     missing_refusal, missing_checked = _missing_values(model, session, wanted, input_name, input_dtype, probe)
     details["missing_values"] = (
@@ -154,7 +155,7 @@ def _missing_values(
             warnings.simplefilter("ignore")
             model.predict(rows)
     except Exception as error:  # the model's own refusal, quoted to clients that send such rows
-        return " ".join(str(error).split())[:_MAX_REASON_CHARS], False
+        return reason(error, with_type=False), False
     try:
         with sklearn.config_context(assume_finite=False), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -207,7 +208,7 @@ def _expected_frame_answers(model: Any, batch: Any, source: str) -> dict[str, Ar
         if runner.has_proba:
             answers["predict_proba"] = runner.predict_proba(batch).astype(np.float64)
     except Exception as error:  # the model refuses these rows: nothing to compare a conversion with
-        raise NotConverted(f"the model does not accept the {source} probe rows: {_short(error)}") from None
+        raise NotConverted(f"the model does not accept the {source} probe rows: {reason(error)}") from None
     return answers
 
 
@@ -241,7 +242,7 @@ def _convert_frame(
                 target_opset=opset,
             )
     except Exception as error:  # converters raise many kinds of errors for what they do not support
-        raise NotConverted(f"skl2onnx cannot convert it: {_short(error)}") from None
+        raise NotConverted(f"skl2onnx cannot convert it: {reason(error)}") from None
     _round_tree_inputs_to_float32(onnx_model)
     session, wanted = _session(onnx_model, expected)
     predict = expected["predict"]
@@ -259,7 +260,7 @@ def _convert_frame(
     try:
         answers = session.run(list(wanted.values()), column_feeds(values, interface))
     except Exception as error:
-        raise NotConverted(f"onnxruntime fails on the probe rows: {_short(error)}") from None
+        raise NotConverted(f"onnxruntime fails on the probe rows: {reason(error)}") from None
     details = _compare(expected, dict(zip(wanted, answers, strict=True)))
     details["missing_values"] = "scikit-learn"
     entry = onnx_model.metadata_props.add()
@@ -297,7 +298,7 @@ def _session(onnx_model: Any, expected: dict[str, Array]) -> tuple[Any, dict[str
     try:
         session = open_session(onnx_model.SerializeToString())
     except Exception as error:
-        raise NotConverted(f"onnxruntime cannot open the conversion: {_short(error)}") from None
+        raise NotConverted(f"onnxruntime cannot open the conversion: {reason(error)}") from None
     outputs = [output.name for output in session.get_outputs()]
     wanted = {"predict": outputs[0]}
     if "predict_proba" in expected:
@@ -321,7 +322,7 @@ def _to_onnx(model: Any, feature_count: int, candidate: _Candidate) -> Any:
             warnings.simplefilter("ignore")
             onnx_model = to_onnx(model, example, options=options, target_opset=opset)
     except Exception as error:  # converters raise many kinds of errors for what they do not support
-        raise NotConverted(f"skl2onnx cannot convert it: {_short(error)}") from None
+        raise NotConverted(f"skl2onnx cannot convert it: {reason(error)}") from None
     if candidate.dtype == "float64":
         _round_tree_inputs_to_float32(onnx_model)
     return onnx_model
@@ -399,7 +400,7 @@ def read_sample(data: bytes, filename: str, feature_count: int, names: tuple[str
     try:
         array = np.asarray(rows)
     except Exception as error:  # ragged rows
-        raise NotConverted(f"{filename} does not parse: {_short(error)}") from None
+        raise NotConverted(f"{filename} does not parse: {reason(error)}") from None
     if array.ndim != 2 or array.shape[1] != feature_count or not 1 <= array.shape[0] <= MAX_SAMPLE_ROWS:
         raise NotConverted(
             f"{filename} must hold 1 to {MAX_SAMPLE_ROWS} rows of {feature_count} features, got shape {array.shape}"
@@ -494,14 +495,3 @@ def _tree_thresholds(estimator: Any, feature_count: int) -> list[Array]:
         for feature in range(feature_count):
             found[feature].append(thresholds[features == feature])
     return [np.unique(np.concatenate(values)) if values else np.empty(0) for values in found]
-
-
-def _has_proba(model: Any) -> bool:
-    try:
-        return callable(getattr(model, "predict_proba", None))
-    except Exception:  # available_if raises when the method does not apply to this configuration
-        return False
-
-
-def _short(error: BaseException) -> str:
-    return " ".join(f"{type(error).__name__}: {error}".split())[:_MAX_REASON_CHARS]

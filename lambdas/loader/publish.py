@@ -129,7 +129,7 @@ def _check(
         sample = origin.sample
         trained = loaded.validation.trained_with_sklearn or origin.mlflow.sklearn_version
         loaded = replace(loaded, validation=replace(loaded.validation, trained_with_sklearn=trained))
-        signature, validation = sign(loaded, sample, origin.mlflow.column_datatypes, origin.mlflow.predict_fn)
+        signature, validation = sign(loaded, sample, origin.mlflow.declared, origin.mlflow.predict_fn)
     else:
         sample = _fetch_sample(s3, obj.bucket, obj.key, target)
         signature, validation = sign(loaded, sample)

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from lambdas.common.reasons import reason
 from lambdas.common.repository import ModelKey, sample_keys
 from lambdas.loader.errors import ObjectGone, PermanentFailure
 from lambdas.loader.s3 import call_s3
 
 MAX_SAMPLE_BYTES = 16 * 1024 * 1024
 MAX_SAMPLE_ROWS = 100_000
-_MAX_REASON_CHARS = 300
 
 
 class SampleError(ValueError):
@@ -102,7 +102,7 @@ def parse(sample: SampleFile, *, check_rows: bool = True) -> Sample:
     except SampleError:
         raise
     except Exception as error:  # any parse failure means the sample cannot be used
-        raise SampleError(f"{sample.filename} does not parse: {_short(error)}") from None
+        raise SampleError(f"{sample.filename} does not parse: {reason(error)}") from None
     return _checked(parsed) if check_rows else parsed
 
 
@@ -138,7 +138,3 @@ def _checked(sample: Sample) -> Sample:
         if answers is not None and len(answers) != len(sample.rows):
             raise SampleError(f"{sample.source}: '{name}' has {len(answers)} entries for {len(sample.rows)} rows")
     return sample
-
-
-def _short(error: BaseException) -> str:
-    return " ".join(f"{type(error).__name__}: {error}".split())[:_MAX_REASON_CHARS]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -24,15 +24,15 @@ from lambdas.common.batch import Batch
 from lambdas.common.codecs import decode_rows
 from lambdas.common.errors import InferenceError
 from lambdas.common.payloads import RowsRequest
+from lambdas.common.reasons import reason
 from lambdas.common.runtimes import SklearnRunner
-from lambdas.common.signature import Inputs, Provenance, Signature
+from lambdas.common.signature import Declared, Inputs, Provenance, Signature
 from lambdas.common.tensors import json_values
 from lambdas.loader.errors import AnswersDiffer, ModelInvalid
 from lambdas.loader.samples import Sample
 
 # Expected probabilities (and regression values) are reproduced when within this, absolute or relative.
 ANSWER_TOLERANCE = 1e-6
-_MAX_REASON_CHARS = 300
 _MAX_WALK = 20_000
 # Top-level modules of model classes and the distributions that ship them.
 _DISTRIBUTIONS = {"sklearn": "scikit-learn", "xgboost": "xgboost", "lightgbm": "lightgbm", "skops": "skops"}
@@ -53,13 +53,13 @@ def sign(
     sample: Sample | None,
     trained_with_sklearn: str | None,
     *,
-    declared_types: Mapping[str, str | None] | None = None,
+    declared: Declared | None = None,
     default_output: str = signatures.PREDICT,
 ) -> Signed:
     """The model's signature, from its answers in its serving form; ModelInvalid when it cannot answer.
 
-    ``declared_types``: column datatypes an MLmodel signature states; ``default_output``: its ``predict_fn``."""
-    inputs, source = signatures.model_inputs(model, sample.columns() if sample is not None else None, declared_types)
+    ``declared``: what an MLmodel signature states; ``default_output``: its ``predict_fn``."""
+    inputs, source = signatures.model_inputs(model, sample.columns() if sample is not None else None, declared)
     runner = SklearnRunner(model)
     notes: list[str] = []
     answered: tuple[Batch, np.ndarray, np.ndarray | None] | None = None
@@ -71,13 +71,13 @@ def sign(
         except InferenceError as error:
             failure = f"{sample.source} does not fit the model: {error.message}"
         except Exception as error:  # the model refuses its own sample
-            failure = f"the model refuses {sample.source}: {_short(error)}"
+            failure = f"the model refuses {sample.source}: {reason(error)}"
         if answered is None:
             if sample.predictions is not None:
                 raise AnswersDiffer(f"{failure}; its expected answers cannot be checked")
             notes.append(failure)
             first_failure = failure
-            inputs, source = signatures.model_inputs(model, declared=declared_types)
+            inputs, source = signatures.model_inputs(model, declared=declared)
     if answered is None:
         for rows in _generated_rows(model, inputs):
             try:
@@ -85,7 +85,7 @@ def sign(
                 answered = (batch, *_ask(runner, batch))
                 break
             except Exception as error:  # try the next rows; the first reason is the one reported
-                first_failure = first_failure or _short(error)
+                first_failure = first_failure or reason(error)
     if answered is None:
         raise ModelInvalid(f"the model cannot answer in its serving form: {first_failure}")
     batch, predict, proba = answered
@@ -104,6 +104,7 @@ def sign(
         provenance=provenance(model, trained_with_sklearn),
         datatype_source=source,
         default_output=default_output,
+        params=declared.params if declared is not None else None,
     )
     return Signed(signature=signed, checked_on=checked_on, expected_answers=expected, notes=tuple(notes))
 
@@ -118,6 +119,11 @@ def _ask(runner: SklearnRunner, batch: Batch) -> tuple[np.ndarray, np.ndarray | 
 
 def _generated_rows(model: Any, inputs: Inputs) -> Iterator[list[Any]]:
     """Rows to ask a model without a sample about, most likely to be accepted first."""
+    if inputs.mixed:
+        examples = signatures.fitted_column_examples(model, inputs.names)
+        for number in (0, 1):
+            yield [[examples.get(column.name, _filler(column.datatype, number)) for column in inputs.columns]]
+        return
     if not inputs.named:
         if inputs.features is None:
             yield ["a b", ""]
@@ -239,7 +245,3 @@ def installed_version(distribution: str) -> str | None:
         except importlib.metadata.PackageNotFoundError:
             continue
     return None
-
-
-def _short(error: BaseException) -> str:
-    return " ".join(f"{type(error).__name__}: {error}".split())[:_MAX_REASON_CHARS]

@@ -4,18 +4,16 @@ deployment's policy. Each step gives or refines the typed ``Validation`` that ``
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from lambdas.common import libraries
 from lambdas.common.metadata import ServingCheck, Validation
 from lambdas.common.models import ModelLoadError, check_estimator, load_model
-from lambdas.common.signature import PREDICT, Signature
+from lambdas.common.signature import PREDICT, Declared, Signature
 from lambdas.loader import samples, signing
 from lambdas.loader.errors import ModelInvalid
 from lambdas.loader.samples import SampleError, SampleFile
@@ -67,7 +65,7 @@ def _trained_with_sklearn(caught: list[warnings.WarningMessage]) -> str | None:
 def sign(
     loaded: Loaded,
     sample: SampleFile | SampleError | None,
-    declared_types: Mapping[str, str | None] | None = None,
+    declared: Declared | None = None,
     default_output: str = PREDICT,
 ) -> tuple[Signature, Validation]:
     """Sign the model in its serving form; the validation gains how it was checked."""
@@ -84,7 +82,7 @@ def sign(
         loaded.model,
         parsed,
         loaded.validation.trained_with_sklearn,
-        declared_types=declared_types,
+        declared=declared,
         default_output=default_output,
     )
     check = ServingCheck(
@@ -114,10 +112,5 @@ def apply_version_policy(signature: Signature, validation: Validation, version_p
 
 @cache
 def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    """The versions of Python and of the libraries that checked the model."""
+    return libraries.library_versions(_LIBRARIES)

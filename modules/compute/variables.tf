@@ -66,12 +66,14 @@ variable "enable_onnx_fast_path" {
   description = "Convert each model to ONNX when it is published and serve the conversion with onnxruntime when it answers as the model does; false keeps every model on scikit-learn."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "model_version_policy" {
   description = "What the loader does with a model saved by another scikit-learn minor version than the image serves: serve (the mismatch is shown in the model's metadata and the repository index, and counted) or reject (the version is refused, with that reason)."
   type        = string
   default     = "serve"
+  nullable    = false
 
   validation {
     condition     = contains(["serve", "reject"], var.model_version_policy)
