@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.helpers import load_event
+from tests.support.events import load_event
 
 INPUT_NAME = "input-0"
 ONNX = "onnxruntime"

@@ -13,7 +13,7 @@ from lambdas.common.repository import version_dir
 from lambdas.common.settings import Settings
 from lambdas.loader.process import Status, process_event
 from local_stack.moto_server import FAKE_CREDENTIALS
-from tests.s3_events import s3_event, s3_record
+from tests.support.events import s3_event, s3_record
 
 BUCKET = "models"
 _sequencers = itertools.count(0x10000)

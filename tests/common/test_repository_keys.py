@@ -9,7 +9,6 @@ from lambdas.common.repository import (
     ModelKey,
     SampleKey,
     find_model_file,
-    latest_version,
     list_models,
     list_versions,
     parse_key,
@@ -109,14 +108,14 @@ def test_only_version_directories_holding_a_model_file_count(tmp_path: Path) -> 
     _publish(tmp_path, "iris", "03")
     _publish(tmp_path, "..", "1")
     assert list_versions(tmp_path, "iris") == [1, 10]
-    assert latest_version(tmp_path, "iris") == 10
+    assert max(list_versions(tmp_path, "iris"), default=None) == 10
     assert list_models(tmp_path) == {"iris": [1, 10]}
     assert find_model_file(tmp_path / "models" / "iris" / "2") is None
 
 
 def test_an_empty_repository_lists_nothing(tmp_path: Path) -> None:
     assert list_models(tmp_path) == {}
-    assert latest_version(tmp_path, "iris") is None
+    assert max(list_versions(tmp_path, "iris"), default=None) is None
     assert list_versions(tmp_path, "../etc") == []
 
 

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from local_stack.process import StackProcess, running_stack, wait_for_status
 from local_stack.stack import REPO_ROOT
-from tests.models.test_tabular import churned, customers, imputing_pipeline
+from tests.support.tables import churned, customers, imputing_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -41,8 +41,8 @@ from lambdas.common.repository import find_model_files
 from lambdas.common.settings import Settings
 from lambdas.inference.cache import ModelCache
 from lambdas.loader.process import Outcome, Status, process_record
-from tests.inference.support import event_for, v2_request
-from tests.s3_events import s3_record
+from tests.support.events import s3_record
+from tests.support.inference import event_for, v2_request
 
 pytestmark = pytest.mark.slow
 

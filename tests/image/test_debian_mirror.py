@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "image" / "debian-mirror.sh"
+from tests.support.paths import REPO
+
+SCRIPT = REPO / "scripts" / "image" / "debian-mirror.sh"
 
 
 def mirror(apt_etc: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -1,52 +1,17 @@
-"""Tiny models trained once per session, and a model repository per test served by the inference handler."""
+"""The inference handler serving the iris repository on either runtime, and a way to invoke it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import pytest
-from sklearn.datasets import load_iris
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.linear_model import LogisticRegression
 
 from lambdas.common.settings import Settings
-from tests.inference.support import onnx_conversion, publish
-
-
-@dataclass(frozen=True)
-class TrainedModels:
-    features: np.ndarray
-    logistic: Any
-    forest: Any
-    named_labels: Any  # classes are strings
-    regressor: Any
-
-
-@pytest.fixture(scope="session")
-def trained() -> TrainedModels:
-    features, target = load_iris(return_X_y=True)
-    names = np.asarray(["setosa", "versicolor", "virginica"])[target]
-    return TrainedModels(
-        features=features,
-        logistic=LogisticRegression(max_iter=500).fit(features, target),
-        forest=RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(features, target),
-        named_labels=LogisticRegression(max_iter=500).fit(features, names),
-        regressor=RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0).fit(
-            features[:, :3], features[:, 3]
-        ),
-    )
-
-
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "ml"
-    directory.mkdir()
-    return directory
+from tests.support.context import inference_context
+from tests.support.inference import Invoke, TrainedModels, onnx_conversion, publish, settings
 
 
 @pytest.fixture(scope="session")
@@ -76,34 +41,10 @@ def handler(
     module.configure(Settings.from_env())
 
 
-def settings(model_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "model_dir": model_dir,
-        "model_prefix": "",
-        "cache_max_bytes": 64 * 1024 * 1024,
-        "refresh_seconds": 5.0,
-        "max_request_bytes": 6 * 1024 * 1024,
-        "allowed_suffixes": frozenset({".joblib", ".pkl", ".skops"}),
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@dataclass
-class FakeContext:
-    aws_request_id: str = "req-0123456789"
-    function_name: str = "inference"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:inference"
-
-
-Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-
-
 @pytest.fixture
 def invoke(handler: ModuleType) -> Invoke:
     def call(event: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = handler.lambda_handler(event, FakeContext())
+        response: dict[str, Any] = handler.lambda_handler(event, inference_context())
         return response
 
     return call

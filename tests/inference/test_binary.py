@@ -12,10 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.inference.conftest import Invoke, TrainedModels
-from tests.inference.support import event_for, publish, response_json
+from tests.support.inference import SETOSA, Invoke, TrainedModels, event_for, publish, response_json
 
-SETOSA = [5.1, 3.5, 1.4, 0.2]
 ROWS = np.array([SETOSA, [6.7, 3.0, 5.2, 2.3]])
 
 

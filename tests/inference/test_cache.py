@@ -12,11 +12,21 @@ import pytest
 
 from lambdas.common.batch import Batch
 from lambdas.common.errors import ModelNotFound, ModelUnavailable
-from lambdas.inference.cache import ModelCache
-from tests.inference.conftest import FakeContext, TrainedModels, settings
-from tests.inference.support import event_for, publish, response_json, v2_request, write_metadata
+from lambdas.common.runtimes import SklearnRunner
+from lambdas.inference.cache import LoadedModel, ModelCache
+from tests.support.context import inference_context
+from tests.support.inference import (
+    SETOSA,
+    TrainedModels,
+    event_for,
+    publish,
+    response_json,
+    settings,
+    v2_request,
+    write_metadata,
+)
 
-SETOSA = Batch(rows=1, features=np.asarray([[5.1, 3.5, 1.4, 0.2]]))
+SETOSA_ROW = Batch(rows=1, features=np.asarray([SETOSA]))
 
 
 class Clock:
@@ -48,7 +58,7 @@ def test_a_republished_model_is_served_once_the_refresh_window_has_passed(
     assert cache.get("iris", 1) is first  # inside the window: no stat, the cached model answers
 
     clock.now += 0.2
-    assert cache.get("iris", 1).runner.estimator.__class__.__name__ == "RandomForestClassifier"
+    assert _estimator(cache.get("iris", 1)) == "RandomForestClassifier"
 
 
 def test_an_unchanged_file_is_not_loaded_again(model_dir: Path, trained: TrainedModels) -> None:
@@ -77,7 +87,7 @@ def test_a_corrupt_republish_keeps_serving_the_good_model(model_dir: Path, train
 
     publish(model_dir, "iris", 1, trained.forest)
     clock.now += 10
-    assert cache.get("iris", 1).runner.estimator.__class__.__name__ == "RandomForestClassifier"
+    assert _estimator(cache.get("iris", 1)) == "RandomForestClassifier"
 
 
 def test_a_file_truncated_in_place_keeps_serving_the_good_model(model_dir: Path, trained: TrainedModels) -> None:
@@ -236,8 +246,8 @@ def test_concurrent_readers_during_republishing_always_get_one_of_the_two_models
         try:
             while not stop.is_set():
                 model = cache.get("iris")
-                model.runner.predict(SETOSA)
-                seen.add(type(model.runner.estimator).__name__)
+                model.runner.predict(SETOSA_ROW)
+                seen.add(_estimator(model))
         except BaseException as error:  # any failure is the test's result
             errors.append(error)
 
@@ -260,11 +270,11 @@ def test_the_handler_serves_a_republished_model_without_a_restart(
     handler.configure(settings(model_dir, refresh_seconds=0.0))
     request = event_for("http", "POST", "/v2/models/iris/versions/1/infer", v2_request([6.0, 2.2, 5.0, 1.5], [1, 4]))
     publish(model_dir, "iris", 1, trained.named_labels)
-    first = response_json(handler.lambda_handler(request, FakeContext()))
+    first = response_json(handler.lambda_handler(request, inference_context()))
     assert first["outputs"][0]["datatype"] == "BYTES"
 
     publish(model_dir, "iris", 1, trained.logistic)
-    second = response_json(handler.lambda_handler(request, FakeContext()))
+    second = response_json(handler.lambda_handler(request, inference_context()))
     assert second["outputs"][0]["datatype"] == "INT64"
 
 
@@ -279,7 +289,7 @@ def test_threads_calling_the_handler_during_republishing_get_only_good_answers(
 
     def call() -> None:
         while not stop.is_set():
-            response = handler.lambda_handler(request, FakeContext())
+            response = handler.lambda_handler(request, inference_context())
             answers.append((response["statusCode"], response_json(response)["outputs"][0]["data"]))
 
     callers = [threading.Thread(target=call) for _ in range(3)]
@@ -299,7 +309,8 @@ def test_threads_calling_the_handler_during_republishing_get_only_good_answers(
 _COLD_LOAD = """
 import sys
 from pathlib import Path
-from lambdas.inference.cache import ModelCache
+from lambdas.common.runtimes import SklearnRunner
+from lambdas.inference.cache import LoadedModel, ModelCache
 cache = ModelCache(Path(sys.argv[1]), max_bytes=1 << 30, refresh_seconds=5.0, measure_resident=True)
 print(cache.get("iris", 1).size_bytes)
 """
@@ -320,3 +331,8 @@ def test_a_cold_process_does_not_charge_its_first_model_for_importing_scikit_lea
 
     charged = int(done.stdout.strip().splitlines()[-1])  # after the load's log line
     assert charged < 1 << 20, f"a {path.stat().st_size}-byte LogisticRegression was charged {charged} bytes"
+
+
+def _estimator(model: LoadedModel) -> str:
+    assert isinstance(model.runner, SklearnRunner)
+    return type(model.runner.estimator).__name__

@@ -12,11 +12,20 @@ from typing import Any
 import pytest
 
 from lambdas.inference.observability import logger
-from tests.inference.conftest import FakeContext, Invoke, settings
-from tests.inference.estimators import ExplodingEstimator
-from tests.inference.support import FORMATS, event_for, publish, response_header, response_json, v2_request
+from tests.support.context import INFERENCE_REQUEST_ID, inference_context
+from tests.support.estimators import ExplodingEstimator
+from tests.support.inference import (
+    FORMATS,
+    SETOSA,
+    Invoke,
+    event_for,
+    publish,
+    response_header,
+    response_json,
+    settings,
+    v2_request,
+)
 
-SETOSA = [5.1, 3.5, 1.4, 0.2]
 INFER = "/v2/models/iris/infer"
 
 
@@ -199,7 +208,7 @@ def test_a_body_over_the_limit_is_413(handler: ModuleType, model_dir: Path, even
     handler.configure(settings(model_dir, max_request_bytes=1000))
     body = v2_request([1.0] * 400, [100, 4])
     assert len(json.dumps(body)) > 1000
-    response = handler.lambda_handler(event_for(event_format, "POST", INFER, body), FakeContext())
+    response = handler.lambda_handler(event_for(event_format, "POST", INFER, body), inference_context())
     _error(response, 413)
 
 
@@ -207,13 +216,13 @@ def test_a_huge_base64_body_is_413_without_decoding(handler: ModuleType, model_d
     handler.configure(settings(model_dir, max_request_bytes=1000))
     event = event_for("function_url", "POST", INFER, raw_body="x")
     event["body"] = "!" * 10_000_000  # not even valid base64: the length alone decides
-    _error(handler.lambda_handler(event, FakeContext()), 413)
+    _error(handler.lambda_handler(event, inference_context()), 413)
 
 
 def test_a_body_just_under_the_limit_is_served(handler: ModuleType, model_dir: Path) -> None:
     body = json.dumps(v2_request(SETOSA, [1, 4]))
     handler.configure(settings(model_dir, max_request_bytes=len(body)))
-    response = handler.lambda_handler(event_for("function_url", "POST", INFER, raw_body=body), FakeContext())
+    response = handler.lambda_handler(event_for("function_url", "POST", INFER, raw_body=body), inference_context())
     assert response["statusCode"] == 200
 
 
@@ -260,9 +269,12 @@ def test_a_model_that_cannot_be_loaded_is_503(invoke: Invoke, model_dir: Path) -
 
 def test_a_model_directory_that_is_missing_makes_the_server_unready(handler: ModuleType, tmp_path: Path) -> None:
     handler.configure(settings(tmp_path / "not-mounted"))
-    response = handler.lambda_handler(event_for("http", "GET", "/v2/health/ready", None), FakeContext())
+    response = handler.lambda_handler(event_for("http", "GET", "/v2/health/ready", None), inference_context())
     _error(response, 503)
-    assert handler.lambda_handler(event_for("http", "GET", "/v2/health/live", None), FakeContext())["statusCode"] == 200
+    assert (
+        handler.lambda_handler(event_for("http", "GET", "/v2/health/live", None), inference_context())["statusCode"]
+        == 200
+    )
 
 
 @pytest.mark.parametrize("event_format", ["http", "rest"])
@@ -273,11 +285,11 @@ def test_a_real_fault_is_500_with_the_request_id_and_no_detail(
     response = invoke(event_for(event_format, "POST", "/v2/models/exploding/infer", v2_request(SETOSA, [1, 4])))
 
     message = _error(response, 500)
-    assert FakeContext.aws_request_id in message
+    assert INFERENCE_REQUEST_ID in message
     assert "secret" not in response["body"]
     [record] = [record for record in caplog.records if record.levelname == "ERROR"]
     logged = logger.registered_formatter.format(record)
-    assert "secret internal detail" in logged and FakeContext.aws_request_id in logged
+    assert "secret internal detail" in logged and INFERENCE_REQUEST_ID in logged
 
 
 @pytest.mark.parametrize(
@@ -312,7 +324,7 @@ def test_a_fault_outside_the_routes_is_a_json_500(
 
     monkeypatch.setattr(handler._http_api, "resolve", broken_resolve)
     message = _error(invoke(event_for("http", "GET", "/v2/health/live", None)), 500)
-    assert FakeContext.aws_request_id in message
+    assert INFERENCE_REQUEST_ID in message
 
 
 @pytest.mark.parametrize("disabled", [True, False], ids=["metrics-disabled", "metrics-on"])

@@ -19,10 +19,10 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier,
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from lambdas.common.repository import ONNX_FILE, version_dir
-from tests.inference.conftest import FakeContext, settings
-from tests.inference.support import event_for, onnx_conversion, publish, response_json, v2_request
+from tests.support.context import inference_context
+from tests.support.inference import event_for, onnx_conversion, publish, response_json, settings, v2_request
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 FEATURES, LABELS = load_iris(return_X_y=True)
 SPECIES = np.asarray(["setosa", "versicolor", "virginica"])[LABELS]
 
@@ -49,13 +49,15 @@ def served(model_dir: Path) -> Iterator[ModuleType]:
 
 def _infer(handler: ModuleType, name: str, rows: np.ndarray, outputs: list[str]) -> dict[str, Any]:
     request = v2_request(rows.tolist(), list(rows.shape), outputs=[{"name": output} for output in outputs])
-    response = handler.lambda_handler(event_for("http", "POST", f"/v2/models/{name}/infer", request), FakeContext())
+    response = handler.lambda_handler(
+        event_for("http", "POST", f"/v2/models/{name}/infer", request), inference_context()
+    )
     assert response["statusCode"] == 200, response["body"]
     return {output["name"]: output for output in response_json(response)["outputs"]}
 
 
 def _platform(handler: ModuleType, name: str) -> str:
-    response = handler.lambda_handler(event_for("http", "GET", f"/v2/models/{name}", None), FakeContext())
+    response = handler.lambda_handler(event_for("http", "GET", f"/v2/models/{name}", None), inference_context())
     return str(response_json(response)["platform"])
 
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from lambdas.common.datatypes import DATATYPES
 from lambdas.common.settings import Settings
-from tests.inference.conftest import FakeContext, TrainedModels
-from tests.inference.conftest import settings as inference_settings
-from tests.inference.support import FORMATS, event_for, publish, publish_signed, response_json
+from tests.support.context import inference_context
+from tests.support.inference import FORMATS, TrainedModels, event_for, publish, publish_signed, response_json
+from tests.support.inference import settings as inference_settings
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 POST_PATHS = (
@@ -124,7 +124,7 @@ def _named_model() -> Any:
 
 
 def _assert_not_a_server_error(handler: ModuleType, event: dict[str, Any]) -> None:
-    response = handler.lambda_handler(event, FakeContext())
+    response = handler.lambda_handler(event, inference_context())
     assert response["statusCode"] < 500, response["body"]
     if response["statusCode"] == 200 and response["isBase64Encoded"]:  # a binary tensor answer
         return

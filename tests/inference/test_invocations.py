@@ -16,8 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from tests.inference.conftest import Invoke
-from tests.inference.support import event_for, publish_signed, response_json
+from tests.support.inference import Invoke, event_for, publish_signed, response_json
 
 IRIS = load_iris()
 ROWS = IRIS.data[[0, 60, 120]].tolist()

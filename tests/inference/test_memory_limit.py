@@ -18,7 +18,7 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
 from local_stack.stack import REPO_ROOT
-from tests.inference.support import publish
+from tests.support.inference import publish
 
 MODELS = 24
 CACHE_BYTES = 80 * 1024 * 1024
@@ -39,7 +39,7 @@ CHILD = textwrap.dedent(
     import sklearn.ensemble, sklearn.tree  # imported before the limit: loading code maps libraries, models do not
     from lambdas.common.settings import Settings
     from lambdas.inference import handler
-    from tests.inference.support import event_for
+    from tests.support.inference import event_for
 
     model_dir, names, rows, expected, rounds, headroom = sys.argv[1:7]
     names, rows, expected = json.loads(names), json.loads(rows), json.loads(expected)

@@ -11,8 +11,7 @@ import pytest
 from lambdas.common.metadata import METADATA_FILE, MetadataError, VersionMetadata, read_metadata
 from lambdas.common.repository import version_dir
 from lambdas.loader.signing import sign
-from tests.inference.conftest import Invoke, TrainedModels
-from tests.inference.support import event_for, publish, response_json, write_metadata
+from tests.support.inference import Invoke, TrainedModels, event_for, publish, response_json, write_metadata
 
 
 def test_a_record_reads_back_as_it_was_written(model_dir: Path, trained: TrainedModels) -> None:

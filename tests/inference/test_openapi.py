@@ -11,13 +11,12 @@ import pytest
 import yaml
 
 from lambdas.inference import routes
-from tests.inference.conftest import Invoke
-from tests.inference.estimators import ExplodingEstimator
-from tests.inference.support import event_for, publish, response_json, v2_request
-from tests.inference.test_routes import ROUTES
+from tests.support.estimators import ExplodingEstimator
+from tests.support.inference import SETOSA, Invoke, event_for, publish, response_json, v2_request
+from tests.support.paths import REPO
+from tests.support.routes import ROUTES
 
-SPEC = yaml.safe_load((Path(__file__).parents[2] / "openapi.yaml").read_text(encoding="utf-8"))
-SETOSA = [5.1, 3.5, 1.4, 0.2]
+SPEC = yaml.safe_load((REPO / "openapi.yaml").read_text(encoding="utf-8"))
 
 
 def _resolve(node: Any) -> Any:

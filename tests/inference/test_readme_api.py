@@ -1,11 +1,11 @@
 """The README's route table and openapi.yaml describe the same API."""
 
 import re
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO as ROOT
+
 ROUTE = re.compile(r"`(GET|POST) (/[^`]*)`")
 OPTIONAL_VERSION = "[/versions/{v}]"
 

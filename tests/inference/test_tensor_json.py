@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from lambdas.inference import tensor_json
 from lambdas.inference.body import parse_json
 from lambdas.inference.tensor_json import parse_v2_request
-from tests.inference.conftest import Invoke, TrainedModels
-from tests.inference.support import event_for, response_json, v2_request
+from tests.support.inference import Invoke, TrainedModels, event_for, response_json, v2_request
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -10,11 +10,16 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import make_pipeline
 
-from tests.inference.conftest import Invoke, TrainedModels
-from tests.inference.support import event_for, publish, response_json, v2_request
-
-SETOSA = [5.1, 3.5, 1.4, 0.2]
-VIRGINICA = [6.7, 3.0, 5.2, 2.3]
+from tests.support.inference import (
+    SETOSA,
+    VIRGINICA,
+    Invoke,
+    TrainedModels,
+    event_for,
+    publish,
+    response_json,
+    v2_request,
+)
 
 
 def _post(invoke: Invoke, path: str, body: Any) -> Any:

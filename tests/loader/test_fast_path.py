@@ -18,7 +18,7 @@ from lambdas.common.metadata import read_metadata
 from lambdas.common.onnx_interface import open_session
 from lambdas.common.repository import version_dir
 from lambdas.loader import handler
-from tests.loader.conftest import Loader, Models, counts
+from tests.support.loader import Loader, Models, counts
 
 FEATURES, LABELS = load_iris(return_X_y=True)
 

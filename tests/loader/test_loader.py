@@ -12,11 +12,12 @@ import pytest
 
 from lambdas.common.metadata import read_metadata
 from lambdas.common.models import load_model
-from lambdas.common.repository import latest_version, list_models, version_dir
+from lambdas.common.repository import list_models, list_versions, version_dir
 from lambdas.common.verdicts import read_verdict
 from lambdas.loader.events import compare_sequencers, parse_record
-from tests.loader.conftest import BUCKET, Loader, Models, counts, sha256
-from tests.s3_events import load_event, s3_event, s3_record
+from tests.support.context import loader_context
+from tests.support.events import load_event, s3_event, s3_record
+from tests.support.loader import BUCKET, Loader, Models, counts, sha256
 
 
 def test_fixture_events_parse_as_s3_records() -> None:
@@ -62,7 +63,7 @@ def test_the_versioned_key_form_lands_in_its_version(loader: Loader, models: Mod
 
     assert list_models(loader.model_dir) == {"iris": [3, 12]}
     assert loader.files_in("iris", 3) == ["metadata.json", "model.onnx", "model.skops"]
-    assert latest_version(loader.model_dir, "iris") == 12
+    assert max(list_versions(loader.model_dir, "iris"), default=None) == 12
 
 
 def test_an_overwrite_serves_the_new_content(versioned_s3: Any, loader: Loader, models: Models) -> None:
@@ -79,10 +80,10 @@ def test_an_overwrite_serves_the_new_content(versioned_s3: Any, loader: Loader, 
 
 def test_a_delete_removes_the_version_and_latest_falls_back(versioned_s3: Any, loader: Loader, models: Models) -> None:
     loader.invoke(loader.put("iris/1/model.joblib", models.logistic), loader.put("iris/2/model.joblib", models.tree))
-    assert latest_version(loader.model_dir, "iris") == 2
+    assert max(list_versions(loader.model_dir, "iris"), default=None) == 2
 
     assert loader.invoke(loader.delete("iris/2/model.joblib")) == counts(deleted=1)
-    assert latest_version(loader.model_dir, "iris") == 1
+    assert max(list_versions(loader.model_dir, "iris"), default=None) == 1
     assert not version_dir(loader.model_dir, "iris", 2).exists()
 
     assert loader.invoke(loader.delete("iris/1/model.joblib")) == counts(deleted=1)
@@ -360,15 +361,13 @@ def test_events_wrapped_in_sqs_messages_are_applied(loader: Loader, models: Mode
     body = json.dumps(s3_event(loader.put("iris.joblib", models.logistic)))
     sqs_event = {"Records": [{"eventSource": "aws:sqs", "messageId": "1", "body": body}]}
     from lambdas.loader import handler
-    from tests.loader.conftest import FakeContext
 
-    assert handler.lambda_handler(sqs_event, FakeContext())["published"] == 1
+    assert handler.lambda_handler(sqs_event, loader_context())["published"] == 1
 
 
 def test_notifications_from_moto_s3_through_sqs_are_applied(loader: Loader, models: Models) -> None:
     """The local stack's path: moto S3 notifies an SQS queue; its messages carry no sequencer or version id."""
     from lambdas.loader import handler
-    from tests.loader.conftest import FakeContext
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     queue_url = sqs.create_queue(QueueName="model-events")["QueueUrl"]
@@ -387,7 +386,7 @@ def test_notifications_from_moto_s3_through_sqs_are_applied(loader: Loader, mode
             if not messages:
                 break
             for message in messages:
-                for name, value in handler.lambda_handler(json.loads(message["Body"]), FakeContext()).items():
+                for name, value in handler.lambda_handler(json.loads(message["Body"]), loader_context()).items():
                     totals[name] += value
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return totals
@@ -406,11 +405,10 @@ def test_other_event_types_and_test_events_change_nothing(loader: Loader, models
     restore = loader.put("iris.joblib", models.logistic)
     restore["eventName"] = "ObjectRestore:Completed"
     from lambdas.loader import handler
-    from tests.loader.conftest import FakeContext
 
     assert loader.invoke(restore) == counts(skipped=1)
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
-    assert handler.lambda_handler(test_event, FakeContext()) == counts()
+    assert handler.lambda_handler(test_event, loader_context()) == counts()
     assert list_models(loader.model_dir) == {}
 
 

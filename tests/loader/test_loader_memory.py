@@ -20,8 +20,8 @@ from lambdas.common.repository import version_dir
 from lambdas.common.settings import Settings
 from lambdas.loader.process import process_event
 from local_stack.moto_server import moto_server as start_moto_server
-from tests.loader.conftest import Models
-from tests.s3_events import s3_event, s3_record
+from tests.support.events import s3_event, s3_record
+from tests.support.loader import Models
 
 OBJECT_BYTES = 64 * 1024 * 1024
 PEAK_LIMIT = 8 * 1024 * 1024

@@ -11,7 +11,8 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
-from lambdas.loader.onnx_convert import MAX_SAMPLE_ROWS, NotConverted, generated_probe, read_sample
+from lambdas.loader.onnx_convert import NotConverted, generated_probe, read_sample
+from lambdas.loader.samples import MAX_SAMPLE_ROWS
 
 
 def _npy(array: np.ndarray) -> bytes:

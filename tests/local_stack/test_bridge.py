@@ -36,7 +36,7 @@ def recorded_events(model_dir: Path) -> list[dict[str, Any]]:
 
 def recording_loader(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A loader that records each event; keys starting with flaky fail twice, keys starting with broken always,
-    keys starting with slow take five seconds and keys starting with crash end the loader's process."""
+    keys starting with slow wait until the test releases them and keys starting with crash end the loader's process."""
     with _journal().open("a", encoding="utf-8") as journal:
         journal.write(json.dumps(event) + "\n")
     key = event["Records"][0]["s3"]["object"]["key"]
@@ -44,7 +44,11 @@ def recording_loader(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if key.startswith("broken") or (key.startswith("flaky") and attempts < MAX_ATTEMPTS):
         raise RuntimeError(f"cannot load {key} (attempt {attempts})")
     if key.startswith("slow"):
-        time.sleep(5)
+        release = _journal().parent / f"{key}.release"
+        for _ in range(1200):  # bounded by count: released by the test, or given up after a minute
+            if release.exists():
+                break
+            time.sleep(0.05)
         (_journal().parent / f"{key}.done").touch()
     if key.startswith("crash"):
         os._exit(3)
@@ -175,12 +179,14 @@ def test_requests_are_answered_while_the_loader_is_busy(stack: LocalStack, s3: A
     s3.put_object(Bucket="bridge-test", Key="slow.joblib", Body=b"x")
     wait_until(lambda: len(records_for("slow.joblib")) == 1)
 
-    # The loader takes five seconds over this event; inference answers meanwhile, not after it.
+    # The loader holds this event until it is released; inference answers meanwhile, not after it.
     answers = [http_request("GET", f"{stack.inference_url}/v2/health/live").status for _ in range(5)]
     loader_done = (stack.model_dir / "slow.joblib.done").exists()
+    (stack.model_dir / "slow.joblib.release").touch()
 
     assert answers == [200] * 5
     assert not loader_done
+    wait_until(lambda: (stack.model_dir / "slow.joblib.done").exists())
 
 
 def test_a_loader_that_crashes_is_replaced_and_inference_keeps_answering(stack: LocalStack, s3: Any) -> None:

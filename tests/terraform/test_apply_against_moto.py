@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from local_stack.moto_server import FAKE_CREDENTIALS, moto_server
+from tests.support.paths import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:prebuilt"
 SERVICES = (
     *("apigateway", "apigatewayv2", "cloudwatch", "ec2", "ecr", "efs"),

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO as ROOT
+
 REPOSITORY_URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/test"
 
 pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")

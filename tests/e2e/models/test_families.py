@@ -13,14 +13,14 @@ from sklearn.datasets import load_iris, make_regression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.models.conftest import Served
+from tests.support.served import Served
 
 TREES = 20
 
 
 def iris() -> tuple[np.ndarray, np.ndarray]:
     features, labels = load_iris(return_X_y=True)
-    return features, labels
+    return np.asarray(features), np.asarray(labels)
 
 
 def regression() -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +36,7 @@ CLASSIFIERS = {
         StandardScaler(), lightgbm.LGBMClassifier(n_estimators=TREES, verbose=-1, n_jobs=1)
     ),
 }
-REGRESSORS = {
+REGRESSORS: dict[str, Any] = {
     "xgb-regressor": lambda: xgboost.XGBRegressor(n_estimators=TREES, max_depth=3, n_jobs=1),
     "lgbm-regressor": lambda: lightgbm.LGBMRegressor(n_estimators=TREES, num_leaves=8, verbose=-1, n_jobs=1),
 }
@@ -119,7 +119,7 @@ def test_lightgbm_without_a_sample_stays_on_scikit_learn_where_float32_splits_pa
     assert _runtime(served, "lgbm") == "sklearn"
     rows = features[::9]
     answer = served.ok("POST", "/v1/models/lgbm:predict", {"instances": rows.tolist()})["predictions"]
-    assert answer == model.predict(rows).tolist()
+    assert answer == np.asarray(model.predict(rows)).tolist()
 
 
 @pytest.mark.parametrize(("family", "version"), [("lightgbm", lightgbm.__version__), ("xgboost", xgboost.__version__)])
@@ -141,7 +141,7 @@ def test_a_dataframe_pipeline_ending_in_a_family_answers_every_form_as_locally(s
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    from tests.models.test_tabular import NUMBERS, STRINGS, churned, customers, every_form
+    from tests.support.tables import NUMBERS, STRINGS, churned, customers, every_form
 
     final: Any = (
         xgboost.XGBClassifier(n_estimators=TREES, max_depth=3, n_jobs=1)

@@ -26,8 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from tests.loader.conftest import counts
-from tests.models.conftest import Served
+from tests.support.loader import counts
+from tests.support.served import Served
 
 COLUMNS = ["age", "plan", "calls"]
 REQUIREMENTS = [f"{name}=={version(name)}" for name in ("scikit-learn", "cloudpickle", "skops", "numpy", "pandas")]
@@ -142,7 +142,7 @@ def test_an_mlflow_directory_in_any_upload_order_answers_every_form_as_pyfunc_do
 
 
 def _csv_event(served: Served, path: str, text: str) -> dict[str, Any]:
-    from tests.inference.support import event_for
+    from tests.support.inference import event_for
 
     event = event_for("http", "POST", path, None, raw_body=text)
     event["headers"]["content-type"] = "text/csv"
@@ -271,3 +271,80 @@ def test_the_version_policy_applies_to_the_sklearn_version_mlmodel_states(
     else:
         assert status == 503
         assert "MODEL_VERSION_POLICY=reject" in answer["error"]
+
+
+def _save_with_signature(directory: Path, model: Any, signature: Any, example: Any) -> Path:
+    options = {"serialization_format": "cloudpickle", "pip_requirements": REQUIREMENTS}
+    mlflow.sklearn.save_model(model, directory, signature=signature, input_example=example, **options)
+    return directory
+
+
+def test_a_column_the_mlmodel_signature_does_not_require_may_be_left_out(
+    served: Served, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    schema = Schema([ColSpec("double", "age"), ColSpec("string", "plan"), ColSpec("long", "calls", required=False)])
+    signature = ModelSignature(inputs=schema, outputs=Schema([ColSpec("long")]))
+    upload(served, _save_with_signature(tmp_path / "model", pipeline, signature, customers(3, seed=1)), "churn/1/")
+
+    frame = customers(8, seed=4)
+    without_calls = frame.drop(columns=["calls"])
+    answer = served.ok("POST", "/v2/models/churn/invocations", {"dataframe_records": without_calls.to_dict("records")})
+    expected = pipeline.predict(without_calls.assign(calls=np.nan)[COLUMNS])  # all its values missing: imputed
+    assert answer == {"predictions": expected.tolist()}
+    complete = served.ok("POST", "/v2/models/churn/invocations", {"dataframe_records": frame.to_dict("records")})
+    assert complete == {"predictions": pipeline.predict(frame).tolist()}
+    status, refused = served.call("POST", "/v2/models/churn/invocations", {"dataframe_records": [{"age": 30.0}]})
+    assert status == 400 and "missing column 'plan'" in refused["error"]
+
+
+def test_params_are_checked_against_the_mlmodel_params_schema(
+    served: Served, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types import ParamSchema, ParamSpec
+
+    base = infer_signature(customers(3, seed=1), pipeline.predict(customers(3, seed=1)))
+    params = ParamSchema([ParamSpec("threshold", "double", 0.5), ParamSpec("tags", "string", ["a"], shape=(-1,))])
+    signature = ModelSignature(inputs=base.inputs, outputs=base.outputs, params=params)
+    upload(served, _save_with_signature(tmp_path / "model", pipeline, signature, customers(3, seed=1)), "churn/1/")
+    records = customers(4, seed=2).to_dict("records")
+    expected = {"predictions": pipeline.predict(customers(4, seed=2)).tolist()}
+
+    assert served.ok("POST", "/v2/models/churn/invocations", {"dataframe_records": records}) == expected
+    good = {"dataframe_records": records, "params": {"threshold": 0.7, "tags": ["x", "y"]}}
+    assert served.ok("POST", "/v2/models/churn/invocations", good) == expected
+    for sent, said in [
+        ({"nope": 1}, "unknown param 'nope'"),
+        ({"threshold": "high"}, "param 'threshold' takes double"),
+        ({"threshold": True}, "param 'threshold' takes double"),
+        ({"tags": "x"}, "param 'tags' takes a list"),
+    ]:
+        status, answer = served.call(
+            "POST", "/v2/models/churn/invocations", {"dataframe_records": records, "params": sent}
+        )
+        assert status == 400 and said in answer["error"], (sent, answer)
+
+
+def test_a_model_fitted_on_an_array_takes_the_columns_its_mlmodel_signature_names(
+    served: Served, tmp_path: Path
+) -> None:
+    from sklearn.datasets import load_iris
+
+    features, target = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(features, target)  # no feature_names_in_
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    example = pd.DataFrame(features[:3], columns=names)
+    signature = infer_signature(example, model.predict(features[:3]))
+    upload(served, _save_with_signature(tmp_path / "model", model, signature, example), "flowers/1/")
+
+    frame = pd.DataFrame(features[::15], columns=names)
+    expected = model.predict(features[::15]).tolist()
+    answer = served.ok("POST", "/v2/models/flowers/invocations", {"dataframe_records": frame.to_dict("records")})
+    assert answer == {"predictions": expected}
+    inputs = [{"name": n, "shape": [len(frame)], "datatype": "FP64", "data": frame[n].tolist()} for n in names]
+    assert served.ok("POST", "/v2/models/flowers/infer", {"inputs": inputs})["outputs"][0]["data"] == expected
+    metadata = served.ok("GET", "/v2/models/flowers")
+    assert [tensor["name"] for tensor in metadata["inputs"]] == names

@@ -12,9 +12,9 @@ import sklearn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from tests.inference.estimators import ExplodingEstimator
-from tests.models.conftest import Served
-from tests.models.test_tabular import customers, mixed_pipeline, records
+from tests.support.estimators import ExplodingEstimator
+from tests.support.served import Served
+from tests.support.tables import customers, mixed_pipeline, records
 
 
 def test_a_sample_with_the_answers_the_model_gave_is_reproduced_before_it_is_published(served: Served) -> None:

@@ -9,7 +9,7 @@ import joblib
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from tests.models.conftest import Served
+from tests.support.served import Served
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
