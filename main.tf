@@ -26,6 +26,8 @@ module "storage" {
   force_destroy                      = var.force_destroy
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   efs_throughput_mode                = var.efs_throughput_mode
+  model_prefix                       = var.model_prefix
+  model_publisher_arns               = var.model_publisher_arns
 }
 
 module "image" {
@@ -58,6 +60,8 @@ module "compute" {
   enable_onnx_fast_path             = var.enable_onnx_fast_path
   onnx_max_model_bytes              = var.onnx_max_model_bytes
   model_version_policy              = var.model_version_policy
+  skops_trusted_types               = var.skops_trusted_types
+  max_model_bytes                   = var.max_model_bytes
   image_uri                         = module.image.image_uri
   architecture                      = var.architecture
   inference_memory_size             = var.inference_memory_size

@@ -62,3 +62,8 @@ output "private_subnet_ids" {
   description = "Private subnets of the functions and EFS mount targets."
   value       = module.network.private_subnet_ids
 }
+
+output "model_publisher_arns" {
+  description = "Who may put and delete models in the bucket (the bucket policy denies everyone else): the deploying identity's role and model_publisher_arns."
+  value       = module.storage.model_publisher_arns
+}

@@ -107,6 +107,12 @@ variable "model_prefix" {
   default     = ""
 }
 
+variable "model_publisher_arns" {
+  description = "IAM roles and users (ARNs, wildcards allowed) that may put and delete models beside the identity that deploys; the bucket policy denies every other principal."
+  type        = list(string)
+  default     = []
+}
+
 variable "allowed_model_formats" {
   description = "Model formats accepted: any of joblib, pkl, skops; [\"skops\"] refuses pickles."
   type        = list(string)
@@ -122,6 +128,18 @@ variable "enable_onnx_fast_path" {
 variable "model_version_policy" {
   description = "serve or reject a model saved by another scikit-learn minor version than the image serves; null takes the compute module's default (serve)."
   type        = string
+  default     = null
+}
+
+variable "skops_trusted_types" {
+  description = "Types a .skops model may hold beyond skops' defaults, trusted by the operator (never by an upload); null takes the compute module's default (none)."
+  type        = list(string)
+  default     = null
+}
+
+variable "max_model_bytes" {
+  description = "Largest model file the loader accepts, refused before download when larger; null takes the compute module's default (4 GiB)."
+  type        = number
   default     = null
 }
 

@@ -127,7 +127,7 @@ class LocalStack:
         loader = LocalFunction(
             "loader",
             config.loader_handler,
-            {**os.environ, "POWERTOOLS_SERVICE_NAME": "loader"},
+            {**os.environ, "POWERTOOLS_SERVICE_NAME": "loader", "MODEL_BUCKET": config.bucket},
             region=config.region,
             timeout_seconds=300,
         )

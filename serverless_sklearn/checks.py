@@ -16,6 +16,7 @@ from typing import Any
 
 from lambdas.common.models import ModelLoadError, load_model
 from lambdas.common.repository import MLMODEL_FILE, MODEL_SUFFIXES
+from lambdas.common.settings import skops_trusted_types
 from lambdas.common.signature import Declared, Signature
 from lambdas.loader import mlflow_model, samples, signing
 from lambdas.loader.errors import PermanentFailure
@@ -48,7 +49,7 @@ def check(path: Path, sample_path: Path | None) -> LocalModel:
         raise DeploymentError(f"{path.name}: a model file ends in one of {', '.join(MODEL_SUFFIXES)}")
     sample = _sample(SampleFile(sample_path.name, sample_path.read_bytes())) if sample_path else None
     files = (sample_path, path) if sample_path else (path,)  # the sample first: the model is signed on it
-    return _signed(path, files, sample, (), None, "predict", mlflow=False)
+    return _signed(path, files, sample, None, "predict", mlflow=False)
 
 
 def _directory(path: Path) -> LocalModel:
@@ -69,7 +70,6 @@ def _directory(path: Path) -> LocalModel:
         model_file,
         (*files, mlmodel),
         sample,
-        model.trusted_types,
         model.declared,
         model.predict_fn,
         mlflow=True,
@@ -81,7 +81,6 @@ def _signed(
     model_file: Path,
     files: tuple[Path, ...],
     sample: Sample | None,
-    trusted: tuple[str, ...],
     declared: Declared | None,
     default_output: str,
     *,
@@ -91,7 +90,9 @@ def _signed(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = load_model(model_file, trusted=trusted)
+            # The types the deployment trusts come from its operator, as SKOPS_TRUSTED_TYPES in this environment
+            # too; a list an MLflow directory carries loads nothing more here than there.
+            model = load_model(model_file, trusted=skops_trusted_types())
         except ModelLoadError as error:
             raise DeploymentError(f"the model does not load here: {error}") from None
     trained_with = next(

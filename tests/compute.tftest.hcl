@@ -173,6 +173,8 @@ run "functions_read_their_settings_from_the_environment" {
       ONNX_FAST_PATH               = "true"
       MODEL_VERSION_POLICY         = "serve"
       POWERTOOLS_SERVICE_NAME      = "loader"
+      MODEL_BUCKET                 = "test-models"
+      MAX_MODEL_BYTES              = "4294967296"
       POWERTOOLS_METRICS_NAMESPACE = "ServerlessSklearn"
       LOG_LEVEL                    = "INFO"
     })
@@ -181,9 +183,10 @@ run "functions_read_their_settings_from_the_environment" {
 
   assert {
     condition = aws_lambda_function.inference.environment[0].variables == tomap(merge(
-      aws_lambda_function.loader.environment[0].variables, { POWERTOOLS_SERVICE_NAME = "inference" }
+      { for name, value in aws_lambda_function.loader.environment[0].variables : name => value if !contains(["MODEL_BUCKET", "MAX_MODEL_BYTES"], name) },
+      { POWERTOOLS_SERVICE_NAME = "inference" }
     ))
-    error_message = "the inference function must get the same settings and its own service name"
+    error_message = "the inference function must get the same settings and its own service name, and nothing of the bucket"
   }
 
   assert {
@@ -231,6 +234,60 @@ run "the_version_policy_reaches_the_loader" {
     condition     = aws_lambda_function.loader.environment[0].variables.MODEL_VERSION_POLICY == "reject"
     error_message = "the loader must be told to refuse models saved by another scikit-learn minor version"
   }
+}
+
+run "only_the_operator_widens_the_trusted_skops_types" {
+  module {
+    source = "./modules/compute"
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.loader.environment[0].variables), "SKOPS_TRUSTED_TYPES") && !contains(keys(aws_lambda_function.inference.environment[0].variables), "SKOPS_TRUSTED_TYPES")
+    error_message = "by default both functions trust skops' own types and no other"
+  }
+}
+
+run "the_operators_trusted_skops_types_reach_both_functions" {
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    skops_trusted_types = ["numpy.dtype", "collections.OrderedDict"]
+  }
+
+  assert {
+    condition     = aws_lambda_function.loader.environment[0].variables.SKOPS_TRUSTED_TYPES == "numpy.dtype,collections.OrderedDict" && aws_lambda_function.inference.environment[0].variables.SKOPS_TRUSTED_TYPES == "numpy.dtype,collections.OrderedDict"
+    error_message = "both functions must read the types the operator trusts from their environment"
+  }
+}
+
+run "a_trusted_skops_type_must_be_a_dotted_path" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    skops_trusted_types = ["numpy.dtype", "exec"]
+  }
+
+  expect_failures = [var.skops_trusted_types]
+}
+
+run "max_model_bytes_must_be_positive" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    max_model_bytes = 0
+  }
+
+  expect_failures = [var.max_model_bytes]
 }
 
 run "an_unknown_version_policy_is_refused_at_plan" {

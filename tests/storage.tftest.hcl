@@ -144,6 +144,47 @@ run "access_point_runs_as_1001_under_export_lambda" {
   }
 }
 
+run "only_the_deployer_and_named_publishers_may_write_models" {
+  module {
+    source = "./modules/storage"
+  }
+
+  variables {
+    model_prefix         = "team/models"
+    model_publisher_arns = ["arn:aws:iam::123456789012:role/ml-publisher"]
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      statement.Effect == "Deny" && statement.Principal == "*" &&
+      try(toset(statement.Action), null) == toset(["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]) &&
+      statement.Resource == "${aws_s3_bucket.this.arn}/team/models/*" &&
+      try(toset(statement.Condition.ArnNotLike["aws:PrincipalArn"]), null) == toset(["arn:aws:iam::123456789012:role/deployer", "arn:aws:iam::123456789012:role/ml-publisher"])
+    ])
+    error_message = "the bucket policy must deny putting and deleting models to all but the deployer's role and model_publisher_arns"
+  }
+
+  assert {
+    condition     = toset(output.model_publisher_arns) == toset(["arn:aws:iam::123456789012:role/deployer", "arn:aws:iam::123456789012:role/ml-publisher"])
+    error_message = "an output must say who may publish"
+  }
+}
+
+run "a_publisher_must_be_an_iam_arn" {
+  command = plan
+
+  module {
+    source = "./modules/storage"
+  }
+
+  variables {
+    model_publisher_arns = ["ml-publisher"]
+  }
+
+  expect_failures = [var.model_publisher_arns]
+}
+
 run "storage_is_private_encrypted_and_tls_only" {
   module {
     source = "./modules/storage"
@@ -162,7 +203,7 @@ run "storage_is_private_encrypted_and_tls_only" {
   assert {
     condition = anytrue([
       for statement in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
-      statement.Effect == "Deny" && statement.Condition.Bool["aws:SecureTransport"] == "false" && statement.Principal == "*"
+      statement.Effect == "Deny" && try(statement.Condition.Bool["aws:SecureTransport"], null) == "false" && statement.Principal == "*"
     ])
     error_message = "the bucket policy must deny requests without TLS"
   }

@@ -67,7 +67,6 @@ class VersionMetadata:
     libraries: Mapping[str, str] = field(default_factory=dict)
     fast_path: Mapping[str, Any] = field(default_factory=dict)  # the fast path's report (see loader.fast_path)
     mlflow: Mapping[str, Any] | None = None  # an MLflow directory's MLmodel, as loader.mlflow_model records it
-    trusted_types: tuple[str, ...] = ()
     published_at: str = ""
 
     @property
@@ -146,7 +145,6 @@ def _record(data: dict[str, Any]) -> VersionMetadata:
         libraries={str(k): str(v) for k, v in _mapping(data.get("libraries")).items()},
         fast_path=_mapping(data.get("fast_path")),
         mlflow=None if data.get("mlflow") is None else _mapping(data["mlflow"]),
-        trusted_types=_texts(data.get("trusted_types")),
         published_at=str(data.get("published_at") or ""),
     )
 

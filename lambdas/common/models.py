@@ -13,7 +13,8 @@ class ModelLoadError(Exception):
 
 def load_model(path: Path, *, memory_map: bool = False, trusted: Sequence[str] = ()) -> Any:
     """Load a model file by its suffix; ``.skops`` files load only when every type in them is trusted by default
-    or named in ``trusted`` (an MLflow directory's ``skops_trusted_types``).
+    or named in ``trusted``: the operator's ``skops_trusted_types`` (SKOPS_TRUSTED_TYPES), never a list an upload
+    carries.
 
     ``memory_map``: map the arrays of an uncompressed joblib file instead of reading them (copy-on-write, so a model
     that adjusts its arrays while unpickling still loads): the whole object is built, its large arrays stay on disk.
@@ -41,7 +42,10 @@ def _load_skops(path: Path, trusted: Sequence[str]) -> Any:
     data = path.read_bytes()
     untrusted = [name for name in skops.io.get_untrusted_types(data=data) if name not in trusted]
     if untrusted:
-        raise ModelLoadError(f"{path.name}: refusing untrusted types {untrusted}")
+        raise ModelLoadError(
+            f"{path.name}: refusing untrusted types {untrusted}; a deployment that trusts them lists them in "
+            "skops_trusted_types (SKOPS_TRUSTED_TYPES)"
+        )
     return skops.io.loads(data, trusted=list(trusted) or None)
 
 

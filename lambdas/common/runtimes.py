@@ -105,9 +105,12 @@ class OnnxRunner:
     runtime = ONNXRUNTIME
     platform = "onnxruntime_onnx"
 
-    def __init__(self, session: Any, interface: OnnxInterface, model_file: Path | None = None) -> None:
+    def __init__(
+        self, session: Any, interface: OnnxInterface, model_file: Path | None = None, trusted: Sequence[str] = ()
+    ) -> None:
         self._run = session.run
         self._model_file = model_file
+        self._trusted = tuple(trusted)
         self._sklearn: SklearnRunner | None = None
         self._sklearn_lock = threading.Lock()
         self.interface = interface
@@ -122,7 +125,7 @@ class OnnxRunner:
         self.has_proba = interface.proba_output is not None
 
     @classmethod
-    def load(cls, path: Path, model_file: Path | None = None) -> OnnxRunner:
+    def load(cls, path: Path, model_file: Path | None = None, trusted: Sequence[str] = ()) -> OnnxRunner:
         try:
             session = open_session(str(path))
             meta = session.get_modelmeta().custom_metadata_map
@@ -131,7 +134,7 @@ class OnnxRunner:
             raise ModelLoadError(f"{path.name}: {error}") from None
         except Exception as error:  # onnxruntime's own error types: a file it cannot open
             raise ModelLoadError(f"{path.name}: {type(error).__name__}: {error}") from error
-        return cls(session, interface, model_file)
+        return cls(session, interface, model_file, trusted)
 
     def predict(self, batch: Batch) -> Array:
         if batch.missing and not self.interface.missing_checked and self.interface.missing_refusal is None:
@@ -165,7 +168,7 @@ class OnnxRunner:
                 if self._model_file is None:
                     raise ValueError("this conversion does not take rows with missing values")
                 try:
-                    self._sklearn = SklearnRunner.load(self._model_file, self.feature_count)
+                    self._sklearn = SklearnRunner.load(self._model_file, self.feature_count, self._trusted)
                 except ModelLoadError as error:
                     raise ModelUnavailable(
                         f"the model file for rows with missing values does not load: {error}"

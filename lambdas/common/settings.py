@@ -17,6 +17,7 @@ DEFAULT_CACHE_BYTES = 1 << 30
 DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024
 # Converting a model to ONNX holds it and its graph in memory several times over; larger models stay on scikit-learn.
 DEFAULT_ONNX_MAX_MODEL_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_MODEL_BYTES = 4 * 1024**3  # 4 GiB
 # What the loader does with a model saved by another scikit-learn minor version than the one serving it.
 VERSION_POLICIES = ("serve", "reject")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -38,6 +39,11 @@ class Settings:
     onnx_fast_path: bool = True
     onnx_max_model_bytes: int = DEFAULT_ONNX_MAX_MODEL_BYTES
     model_version_policy: str = "serve"
+    # skops types the operator trusts beyond skops' defaults (SKOPS_TRUSTED_TYPES): never what an upload lists.
+    skops_trusted_types: tuple[str, ...] = ()
+    # The loader's own bucket (MODEL_BUCKET): events naming any other are refused. None: any (tests, emulators).
+    model_bucket: str | None = None
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # larger uploads are refused before any download
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,7 +61,16 @@ class Settings:
             onnx_fast_path=_flag(env, "ONNX_FAST_PATH", True),
             onnx_max_model_bytes=_positive_int(env, "ONNX_MAX_MODEL_BYTES", DEFAULT_ONNX_MAX_MODEL_BYTES),
             model_version_policy=_choice(env, "MODEL_VERSION_POLICY", VERSION_POLICIES),
+            skops_trusted_types=skops_trusted_types(env),
+            model_bucket=env.get("MODEL_BUCKET", "").strip() or None,
+            max_model_bytes=_positive_int(env, "MAX_MODEL_BYTES", DEFAULT_MAX_MODEL_BYTES),
         )
+
+
+def skops_trusted_types(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The skops types the operator trusts beyond skops' defaults: SKOPS_TRUSTED_TYPES, comma-separated."""
+    raw = (os.environ if env is None else env).get("SKOPS_TRUSTED_TYPES", "")
+    return tuple(sorted({name.strip() for name in raw.split(",") if name.strip()}))
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -89,6 +89,7 @@ class ModelCache:
         on_event: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         measure_resident: bool = True,
+        trusted_types: tuple[str, ...] = (),
     ) -> None:
         self.model_dir = model_dir
         self.max_bytes = max_bytes
@@ -97,6 +98,7 @@ class ModelCache:
         self._serve_onnx = serve_onnx
         self._on_event = on_event
         self._clock = clock
+        self._trusted = trusted_types  # the operator's SKOPS_TRUSTED_TYPES, from the environment, never from EFS
         self._measure_resident = measure_resident  # off: only what a model holds, the same figure on every load
         self._lock = threading.Lock()
         self._load_locks = [threading.Lock() for _ in range(_LOAD_LOCK_STRIPES)]
@@ -243,7 +245,7 @@ class ModelCache:
         runner: Runner
         if path.name.endswith(".onnx"):
             try:
-                runner = OnnxRunner.load(path, model_file)
+                runner = OnnxRunner.load(path, model_file, self._trusted)
                 return self._loaded(name, version, runner, stamp, metadata, before)
             except ModelLoadError as error:
                 if model_file is None:
@@ -255,9 +257,8 @@ class ModelCache:
                     extra={"model": name, "version": version, "reason": str(error)},
                 )
                 path = model_file
-        trusted = metadata.trusted_types if metadata is not None else ()  # an MLflow directory's skops_trusted_types
         declared = metadata.feature_count if metadata is not None else None
-        runner = SklearnRunner.load(path, declared, trusted)
+        runner = SklearnRunner.load(path, declared, self._trusted)
         return self._loaded(name, version, runner, stamp, metadata, before)
 
     def _loaded(

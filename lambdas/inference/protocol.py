@@ -1,6 +1,7 @@
 """The request bodies of the API parsed once into typed requests: the Open Inference Protocol (V2), KServe V1,
-MLflow's scoring protocol and the original format. Only the structure is checked here; what the data means is the
-codecs' job, against the model.
+MLflow's scoring protocol and the original format, a binary V2 body becoming the same ``InferRequest`` a JSON one
+does; and the typed answers rendered back as each protocol writes them. Only the structure is checked here; what
+the data means is the codecs' job, against the model.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ class InferenceService:
             refresh_seconds=settings.refresh_seconds,
             allowed_suffixes=settings.allowed_suffixes,
             serve_onnx=settings.onnx_fast_path,
+            trusted_types=settings.skops_trusted_types,
             on_event=count,
         )
 

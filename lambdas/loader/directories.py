@@ -22,7 +22,7 @@ from lambdas.common.verdicts import read_verdict
 from lambdas.loader import mlflow_model, samples
 from lambdas.loader.errors import ModelInvalid, PermanentFailure, Superseded
 from lambdas.loader.events import ObjectRef
-from lambdas.loader.fast_path import FastPathPolicy
+from lambdas.loader.policy import PublishPolicy
 from lambdas.loader.publish import DirectoryOrigin, publish_model
 from lambdas.loader.refusals import record_verdict
 from lambdas.loader.removal import remove_model
@@ -96,7 +96,7 @@ def reconcile(s3: S3Reader, bucket: str, where: VersionPrefix, settings: Setting
             raise ModelInvalid(f"MLmodel's {model.serialization_format} file is not an allowed model format here")
         origin = DirectoryOrigin(where.mlmodel_key, model, _example(s3, bucket, example), fingerprint)
         obj = ObjectRef(bucket=bucket, key=model_object.key, etag=model_object.etag)
-        policy = FastPathPolicy.from_settings(settings)
+        policy = PublishPolicy.from_settings(settings)
         published = publish_model(
             s3, obj, target, settings.model_dir, policy, settings.model_version_policy, origin=origin
         )

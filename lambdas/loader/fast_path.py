@@ -14,7 +14,7 @@ from typing import Any
 
 from lambdas.common.repository import ONNX_FILE
 from lambdas.common.runtimes import ONNXRUNTIME, SCIKIT_LEARN
-from lambdas.common.settings import Settings, is_off
+from lambdas.common.settings import is_off
 from lambdas.common.signature import Inputs
 from lambdas.loader import samples
 from lambdas.loader.families import register_converters
@@ -27,23 +27,11 @@ from lambdas.loader.onnx_convert import (
     generated_probe,
     read_sample,
 )
+from lambdas.loader.policy import PublishPolicy
 from lambdas.loader.samples import SampleError, SampleFile
 
 # S3 user metadata on a model object (x-amz-meta-onnx: false) that keeps that model on scikit-learn.
 OBJECT_SWITCH = "onnx"
-
-
-@dataclass(frozen=True)
-class FastPathPolicy:
-    enabled: bool
-    max_model_bytes: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FastPathPolicy:
-        return cls(enabled=settings.onnx_fast_path, max_model_bytes=settings.onnx_max_model_bytes)
-
-
-OFF = FastPathPolicy(enabled=False, max_model_bytes=0)
 
 
 @dataclass(frozen=True)
@@ -61,7 +49,7 @@ def prepare(
     size: int,
     object_metadata: dict[str, str],
     directory: Path,
-    policy: FastPathPolicy,
+    policy: PublishPolicy,
     sample: SampleFile | SampleError | None,
     inputs: Inputs | None = None,
 ) -> Prepared:
@@ -138,9 +126,9 @@ def _frame_probe(model: Any, inputs: Inputs, sample: SampleFile | None) -> tuple
 
 
 def _refusal(
-    feature_count: int | None, size: int, object_metadata: dict[str, str], policy: FastPathPolicy
+    feature_count: int | None, size: int, object_metadata: dict[str, str], policy: PublishPolicy
 ) -> str | None:
-    if not policy.enabled:
+    if not policy.fast_path:
         return "the ONNX fast path is off for this deployment (ONNX_FAST_PATH)"
     if is_off(object_metadata.get(OBJECT_SWITCH)):
         return f"the model object's '{OBJECT_SWITCH}' metadata turns the fast path off"

@@ -23,9 +23,13 @@ def ensure_current(s3: S3Reader, obj: ObjectRef) -> None:
         raise Superseded(f"{obj.key} was overwritten since this event")
 
 
-def object_exists(s3: S3Reader, obj: ObjectRef) -> bool:
+def object_exists(s3: S3Reader, obj: ObjectRef, *, version_id: str | None = None) -> bool:
+    """Whether S3 holds the key (its current version), or that one version of it."""
+    request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
+    if version_id:
+        request["VersionId"] = version_id
     try:
-        call_s3("HeadObject", s3.head_object, Bucket=obj.bucket, Key=obj.key)
+        call_s3("HeadObject", s3.head_object, **request)
     except ObjectGone:
         return False
     return True

@@ -1,7 +1,8 @@
 """An MLflow model directory's ``MLmodel`` file, read into what the loader needs to serve it.
 
 The loader serves the ``sklearn`` flavor: the file it names (``pickled_model``), how that file was written
-(``serialization_format``: pickle, cloudpickle or skops, with skops' ``skops_trusted_types``), the scikit-learn
+(``serialization_format``: pickle, cloudpickle or skops; its ``skops_trusted_types`` are recorded, never trusted:
+the deployment's own ``SKOPS_TRUSTED_TYPES`` decide what loads), the scikit-learn
 version that wrote it, the function MLflow's pyfunc answers with (``predict_fn``), the signature's column types and
 the input example. Everything else in the directory (``conda.yaml``, ``python_env.yaml``, ``requirements.txt``) is
 the environment MLflow would build; here the image is the environment.
@@ -38,7 +39,7 @@ class MLflowModel:
     model_file: str  # below the directory, e.g. "model.pkl"
     serialization_format: str  # a key of SERIALIZATION_SUFFIXES
     sklearn_version: str | None
-    trusted_types: tuple[str, ...]  # skops types MLmodel trusts beyond skops' defaults
+    requested_trusted_types: tuple[str, ...]  # the skops types MLmodel asks to trust: shown, never trusted
     predict_fn: str  # a key of PREDICT_FUNCTIONS
     declared: Declared  # what its signature states: columns (in order), which are optional, its params
     example_file: str | None  # the input example below the directory
@@ -59,6 +60,7 @@ class MLflowModel:
             "sklearn_version": self.sklearn_version,
             "predict_fn": self.predict_fn,
             "input_example": self.example_file,
+            "skops_trusted_types_requested": list(self.requested_trusted_types),
         }
 
 
@@ -99,7 +101,7 @@ def parse(data: bytes) -> MLflowModel:
         model_file=model_file,
         serialization_format=serialization,
         sklearn_version=str(version) if version is not None else None,
-        trusted_types=tuple(trusted),
+        requested_trusted_types=tuple(trusted),
         predict_fn=predict_fn,
         declared=_declared(document.get("signature")),
         example_file=example_file if isinstance(example_file, str) and _relative(example_file) else None,

@@ -41,8 +41,8 @@ from lambdas.common.settings import Settings
 from lambdas.loader import directories
 from lambdas.loader.errors import PermanentFailure, Superseded, TransientFailure
 from lambdas.loader.events import Action, EventShapeError, S3Record, compare_sequencers, iter_records, parse_record
-from lambdas.loader.fast_path import FastPathPolicy
 from lambdas.loader.freshness import ensure_current, object_exists
+from lambdas.loader.policy import PublishPolicy
 from lambdas.loader.publish import publish_model, recheck_fast_path
 from lambdas.loader.refusals import record_verdict
 from lambdas.loader.removal import remove_model
@@ -134,6 +134,10 @@ def _process(s3: S3Reader, raw: Mapping[str, Any], settings: Settings, lock_time
     where: dict[str, Any] = {"event_name": record.event_name, "bucket": obj.bucket, "key": obj.key}
     if record.action is Action.OTHER:
         return Outcome(Status.SKIPPED, "the loader acts on ObjectCreated and ObjectRemoved events only", **where)
+    if settings.model_bucket is not None and obj.bucket != settings.model_bucket:
+        return Outcome(
+            Status.REJECTED, f"the loader serves bucket {settings.model_bucket!r} (MODEL_BUCKET) alone", **where
+        )
     prefixed = version_prefix(obj.key, settings.model_prefix)
     sample = parse_sample_key(obj.key, settings.model_prefix)
     target: ModelKey | None = None
@@ -209,7 +213,7 @@ def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings,
 def _publish(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings, where: dict[str, Any]) -> Outcome:
     if not record.object.sequencer:
         ensure_current(s3, record.object)
-    policy = FastPathPolicy.from_settings(settings)
+    policy = PublishPolicy.from_settings(settings)
     published = publish_model(s3, record.object, target, settings.model_dir, policy, settings.model_version_policy)
     metadata = published.metadata
     details: dict[str, Any] = {
@@ -230,7 +234,11 @@ def _publish(s3: S3Reader, record: S3Record, target: ModelKey, settings: Setting
 
 def _remove(s3: S3Reader, record: S3Record, target: ModelKey, model_dir: Path, where: dict[str, Any]) -> Outcome:
     obj = record.object
-    if not obj.sequencer and object_exists(s3, obj):
+    # S3 is asked, whatever the event says: a forged, stale or reordered removal never deletes a model S3 still holds.
+    if record.removes_one_version:
+        if object_exists(s3, obj, version_id=obj.version_id):
+            raise Superseded(f"version {obj.version_id} of {obj.key} is still in S3")
+    elif object_exists(s3, obj):
         raise Superseded(f"{obj.key} exists again in S3")
     only_version = obj.version_id if record.removes_one_version else None
     removed = remove_model(obj, target, model_dir, only_version_id=only_version)
@@ -243,7 +251,7 @@ def _sample(s3: S3Reader, record: S3Record, sample: SampleKey, settings: Setting
     if record.action is not Action.CREATED:
         return Outcome(Status.SKIPPED, "a probe sample is read when its model is published", **where)
     directory = version_dir(settings.model_dir, sample.name, sample.version)
-    policy = FastPathPolicy.from_settings(settings)
+    policy = PublishPolicy.from_settings(settings)
     try:
         checked = recheck_fast_path(s3, record.object, directory, policy, settings.allowed_suffixes)
     except Superseded as error:

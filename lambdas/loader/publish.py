@@ -29,12 +29,12 @@ from lambdas.common.verdicts import VERDICT_FILE
 from lambdas.loader import fast_path, samples
 from lambdas.loader.checksums import verify_declared_sha256
 from lambdas.loader.download import download
-from lambdas.loader.errors import ObjectGone, PermanentFailure, Superseded
+from lambdas.loader.errors import ModelInvalid, ObjectGone, PermanentFailure, Superseded
 from lambdas.loader.events import ObjectRef
-from lambdas.loader.fast_path import FastPathPolicy
 from lambdas.loader.files import fsync_dir, remove_temp_files, temp_path, write_atomically
 from lambdas.loader.freshness import etag
 from lambdas.loader.mlflow_model import MLflowModel
+from lambdas.loader.policy import OFF, PublishPolicy
 from lambdas.loader.s3 import S3Reader, call_s3
 from lambdas.loader.samples import SampleError, SampleFile
 from lambdas.loader.validation import apply_version_policy, library_versions, load_checked, sign
@@ -62,7 +62,7 @@ def publish_model(
     obj: ObjectRef,
     target: ModelKey,
     model_dir: Path,
-    policy: FastPathPolicy = fast_path.OFF,
+    policy: PublishPolicy = OFF,
     version_policy: str = "serve",
     origin: DirectoryOrigin | None = None,
 ) -> Published:
@@ -73,6 +73,7 @@ def publish_model(
     directory.mkdir(parents=True, exist_ok=True)
     stale = remove_temp_files(directory)
     response = _get_object(s3, obj)
+    _refuse_oversized(response, policy)
     final = directory / target.filename
     temp = temp_path(final)
     prepared = fast_path.Prepared(None, {})
@@ -113,18 +114,29 @@ def _get_object(s3: S3Reader, obj: ObjectRef) -> dict[str, Any]:
     return response
 
 
+def _refuse_oversized(response: dict[str, Any], policy: PublishPolicy) -> None:
+    """Refuse an object larger than the deployment allows before a byte of it is read."""
+    length, limit = response.get("ContentLength"), policy.max_upload_bytes
+    if limit is not None and isinstance(length, int) and length > limit:
+        response["Body"].close()
+        raise ModelInvalid(
+            f"the model file is {length:,} bytes, more than this deployment's max_model_bytes (MAX_MODEL_BYTES) "
+            f"of {limit:,}"
+        )
+
+
 def _check(
     s3: S3Reader,
     obj: ObjectRef,
     target: ModelKey,
     temp: Path,
     response: dict[str, Any],
-    policy: FastPathPolicy,
+    policy: PublishPolicy,
     version_policy: str,
     origin: DirectoryOrigin | None,
 ) -> tuple[VersionMetadata, fast_path.Prepared]:
     """Load, sign and convert the downloaded file; its record, less what the download itself tells."""
-    loaded = load_checked(temp, trusted=origin.mlflow.trusted_types if origin is not None else ())
+    loaded = load_checked(temp, trusted=policy.trusted_types)
     if origin is not None:
         sample = origin.sample
         trained = loaded.validation.trained_with_sklearn or origin.mlflow.sklearn_version
@@ -159,14 +171,13 @@ def _check(
         libraries=library_versions(),
         fast_path=prepared.record,
         mlflow={**origin.mlflow.record(), "fingerprint": origin.fingerprint} if origin is not None else None,
-        trusted_types=tuple(origin.mlflow.trusted_types) if origin is not None else (),
         published_at=datetime.now(UTC).isoformat(),
     )
     return metadata, prepared
 
 
 def recheck_fast_path(
-    s3: S3Reader, sample_object: ObjectRef, directory: Path, policy: FastPathPolicy, allowed_suffixes: frozenset[str]
+    s3: S3Reader, sample_object: ObjectRef, directory: Path, policy: PublishPolicy, allowed_suffixes: frozenset[str]
 ) -> dict[str, Any] | None:
     """Convert a published model again now that its probe sample is in S3; None when no published model of that
     version reads this sample (the model is not there yet, or came from a key whose sample lies elsewhere)."""
@@ -193,7 +204,7 @@ def recheck_fast_path(
     except ObjectGone:
         raise Superseded(f"{metadata.source_key} is no longer in S3") from None
     remove_temp_files(directory)
-    loaded = load_checked(model_file)
+    loaded = load_checked(model_file, trusted=policy.trusted_types)
     sample = _fetch_sample(s3, sample_object.bucket, metadata.source_key, target)
     signature, validation = sign(loaded, sample)
     validation = apply_version_policy(signature, validation, "serve")  # recorded; a published model stays

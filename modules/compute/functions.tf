@@ -28,7 +28,12 @@ resource "aws_lambda_function" "loader" {
   }
 
   environment {
-    variables = merge(local.common_environment, { POWERTOOLS_SERVICE_NAME = "loader" })
+    # The loader alone reads S3: it knows its bucket, and refuses events naming any other.
+    variables = merge(local.common_environment, {
+      POWERTOOLS_SERVICE_NAME = "loader"
+      MODEL_BUCKET            = var.bucket_name
+      MAX_MODEL_BYTES         = tostring(var.max_model_bytes)
+    })
   }
 
   vpc_config {

@@ -40,6 +40,7 @@ locals {
     },
     var.model_cache_max_bytes == null ? {} : { MODEL_CACHE_MAX_BYTES = tostring(var.model_cache_max_bytes) },
     var.onnx_max_model_bytes == null ? {} : { ONNX_MAX_MODEL_BYTES = tostring(var.onnx_max_model_bytes) },
+    length(var.skops_trusted_types) == 0 ? {} : { SKOPS_TRUSTED_TYPES = join(",", var.skops_trusted_types) },
   )
 
   cors_enabled = length(var.cors.allow_origins) > 0

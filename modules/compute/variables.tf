@@ -81,6 +81,30 @@ variable "model_version_policy" {
   }
 }
 
+variable "skops_trusted_types" {
+  description = "Types a .skops model may hold beyond skops' defaults (e.g. [\"numpy.dtype\"]), trusted by this deployment's operator; what an upload or an MLmodel lists never widens them. Each is a dotted Python path, and each lets a file build objects of that type."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for name in var.skops_trusted_types : can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", name))])
+    error_message = "skops_trusted_types must list dotted Python paths such as numpy.dtype."
+  }
+}
+
+variable "max_model_bytes" {
+  description = "Largest model file the loader accepts; a larger upload is refused with a verdict before any of it is downloaded. The default, 4 GiB, is far above what a Lambda's memory can serve."
+  type        = number
+  default     = 4294967296
+  nullable    = false
+
+  validation {
+    condition     = var.max_model_bytes > 0
+    error_message = "max_model_bytes must be a positive number of bytes, e.g. 4294967296 (4 GiB)."
+  }
+}
+
 variable "onnx_max_model_bytes" {
   description = "Largest model file the loader converts to ONNX; a conversion holds the model several times in the loader's memory. null uses the function's default, 128 MiB."
   type        = number

@@ -40,3 +40,8 @@ output "efs_mount_target_ids" {
   description = "EFS mount target IDs keyed like subnet_ids."
   value       = { for key, target in aws_efs_mount_target.this : key => target.id }
 }
+
+output "model_publisher_arns" {
+  description = "Who may put and delete models: the deploying identity's role and model_publisher_arns."
+  value       = local.model_publishers
+}

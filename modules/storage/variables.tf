@@ -59,3 +59,22 @@ variable "efs_throughput_mode" {
     error_message = "efs_throughput_mode must be elastic or bursting."
   }
 }
+
+variable "model_prefix" {
+  description = "Key prefix under which models live in the bucket (as the compute module takes it); only named publishers may write or delete under it."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "model_publisher_arns" {
+  description = "IAM roles and users (by ARN, wildcards allowed) that may put and delete models, beside the identity that deploys; every other principal is denied by the bucket policy, whatever its own IAM policy grants."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.model_publisher_arns : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9*]{12}:", arn))])
+    error_message = "model_publisher_arns must hold IAM role or user ARNs, e.g. arn:aws:iam::123456789012:role/ml-publisher."
+  }
+}

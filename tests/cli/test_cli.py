@@ -31,12 +31,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # The console script the project's package installs beside this interpreter.
 COMMAND = [str(Path(sys.executable).with_name("serverless-sklearn"))]
 IRIS = load_iris()
+TRUSTED = {"SKOPS_TRUSTED_TYPES": "numpy.dtype"}
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    # The policy that refuses a model saved by another scikit-learn minor version: a refusal only the loader gives.
-    with running_stack(tmp_path_factory.mktemp("efs"), env={"MODEL_VERSION_POLICY": "reject"}) as running:
+    # The policy that refuses a model saved by another scikit-learn minor version: a refusal only the loader gives;
+    # and the skops type the MLflow test's pipeline needs, trusted by the operator, as the command trusts it too.
+    env = {"MODEL_VERSION_POLICY": "reject", **TRUSTED}
+    with running_stack(tmp_path_factory.mktemp("efs"), env=env) as running:
         yield running
 
 
@@ -46,6 +49,7 @@ def run(stack: StackProcess, *args: str, timeout: float = 180.0) -> subprocess.C
         "SERVERLESS_SKLEARN_BUCKET": stack.bucket,
         "SERVERLESS_SKLEARN_URL": stack.inference_url.rstrip("/"),
         "COLUMNS": "200",
+        **TRUSTED,
     }
     env.pop("SERVERLESS_SKLEARN_PREFIX", None)
     return subprocess.run([*COMMAND, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)

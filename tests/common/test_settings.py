@@ -52,3 +52,9 @@ def test_a_deployment_can_accept_only_skops() -> None:
 def test_bad_values_fail_fast_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_skops_types_the_operator_trusts_come_from_skops_trusted_types() -> None:
+    assert Settings.from_env({}).skops_trusted_types == ()
+    trusted = Settings.from_env({"SKOPS_TRUSTED_TYPES": " numpy.dtype,collections.OrderedDict,,numpy.dtype "})
+    assert trusted.skops_trusted_types == ("collections.OrderedDict", "numpy.dtype")

@@ -225,7 +225,12 @@ class Loader:
         return process_record(self.s3, record, self.settings)
 
     def delete(self, key: str) -> Outcome:
-        record = s3_record("ObjectRemoved:DeleteMarkerCreated", key, version_id="marker", sequencer=self._sequencer())
+        # Deleted in S3 too: the loader asks S3 before it removes a model. Uploads are reused by version, which a
+        # delete marker leaves in place.
+        marker = self.s3.delete_object(Bucket=BUCKET, Key=key)
+        record = s3_record(
+            "ObjectRemoved:DeleteMarkerCreated", key, version_id=marker.get("VersionId"), sequencer=self._sequencer()
+        )
         return process_record(self.s3, record, self.settings)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -336,3 +337,23 @@ def test_a_cold_process_does_not_charge_its_first_model_for_importing_scikit_lea
 def _estimator(model: LoadedModel) -> str:
     assert isinstance(model.runner, SklearnRunner)
     return type(model.runner.estimator).__name__
+
+
+def test_inference_trusts_the_operators_skops_types_never_those_on_efs(model_dir: Path, tmp_path: Path) -> None:
+    from tests.support.payloads import MARKER_TYPE, payload_skops
+
+    marker = tmp_path / "marker"
+    directory = model_dir / "models" / "payload" / "1"
+    directory.mkdir(parents=True)
+    (directory / "model.skops").write_bytes(payload_skops(marker))
+    write_metadata(model_dir, "payload", 1, feature_count=4)
+    recorded = json.loads((directory / "metadata.json").read_text())
+    (directory / "metadata.json").write_text(json.dumps({**recorded, "trusted_types": [MARKER_TYPE]}))
+
+    cache, _ = _cache(model_dir, Clock())
+    with pytest.raises(ModelUnavailable, match="untrusted types"):
+        cache.get("payload", 1)
+    assert not marker.exists(), "a trust list on EFS made inference run the file's code"
+
+    trusting, _ = _cache(model_dir, Clock(), trusted_types=(MARKER_TYPE,))
+    assert trusting.get("payload", 1).version == 1 and marker.exists()  # the operator's list is what counts

@@ -133,7 +133,8 @@ def test_a_put_delete_put_sequence_delivered_twice_ends_published(
     delete = loader.delete("iris.joblib")
     again = loader.put("iris.joblib", models.tree)
 
-    assert loader.invoke(first, delete, again) == counts(published=2, deleted=1)
+    # By the time the delete is applied S3 holds the key again: asked, S3 says so, and the delete is skipped.
+    assert loader.invoke(first, delete, again) == counts(published=2, skipped=1)
     assert loader.invoke(again, delete, first) == counts(skipped=3)
     model_file = loader.model_file("iris")
     assert model_file is not None and model_file.read_bytes() == models.tree
@@ -435,3 +436,52 @@ def test_loader_bookkeeping_lives_under_state(versioned_s3: Any, loader: Loader,
     assert len(state_files) == 1
     assert json.loads(state_files[0].read_text())["key"] == "iris.joblib"
     assert sorted(p.name for p in loader.model_dir.iterdir()) == ["models", "state"]
+
+
+def test_an_event_naming_another_bucket_is_refused_when_the_loader_knows_its_own(
+    s3: Any, loader: Loader, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODEL_BUCKET", BUCKET)
+    s3.create_bucket(Bucket="elsewhere")
+    s3.put_object(Bucket="elsewhere", Key="iris.joblib", Body=models.logistic)
+    forged = s3_record("ObjectCreated:Put", "iris.joblib", bucket="elsewhere", sequencer=loader.next_sequencer())
+
+    assert loader.invoke(forged) == counts(rejected=1)
+    assert loader.files_in("iris") == []
+    assert loader.invoke(loader.put("iris.joblib", models.logistic)) == counts(published=1)
+
+
+def test_a_removal_event_for_a_key_s3_still_holds_deletes_nothing(
+    versioned_s3: Any, loader: Loader, models: Models
+) -> None:
+    created = loader.put("iris.joblib", models.logistic)
+    loader.invoke(created)
+    forged = s3_record("ObjectRemoved:Delete", "iris.joblib", sequencer=loader.next_sequencer())
+    one_version = s3_record(
+        "ObjectRemoved:Delete",
+        "iris.joblib",
+        version_id=created["s3"]["object"]["versionId"],
+        sequencer=loader.next_sequencer(),
+    )
+
+    assert loader.invoke(forged, one_version) == counts(skipped=2)
+    model_file = loader.model_file("iris")
+    assert model_file is not None and model_file.read_bytes() == models.logistic
+    assert loader.invoke(loader.delete("iris.joblib")) == counts(deleted=1), "a real delete still removes it"
+
+
+def test_an_upload_over_max_model_bytes_is_refused_before_it_is_read(
+    versioned_s3: Any, loader: Loader, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader.invoke(loader.put("iris.joblib", models.logistic))
+    monkeypatch.setenv("MAX_MODEL_BYTES", str(len(models.tree) - 1))
+    from lambdas.loader import handler
+
+    handler.settings.cache_clear()
+
+    assert loader.invoke(loader.put("iris.joblib", models.tree)) == counts(failed=1)
+    model_file = loader.model_file("iris")
+    assert model_file is not None and model_file.read_bytes() == models.logistic, "the previous model keeps serving"
+    verdict = read_verdict(version_dir(loader.model_dir, "iris", 1))
+    assert verdict is not None and "MAX_MODEL_BYTES" in verdict.reason and "max_model_bytes" in verdict.reason
+    assert verdict.sha256 is None, "nothing of it was read"

@@ -7,6 +7,12 @@ mock_data "aws_caller_identity" {
   }
 }
 
+mock_data "aws_iam_session_context" {
+  defaults = {
+    issuer_arn = "arn:aws:iam::123456789012:role/deployer"
+  }
+}
+
 mock_data "aws_partition" {
   defaults = {
     partition  = "aws"

@@ -255,3 +255,17 @@ def test_the_local_stack_filters_the_bucket_notifications_as_the_deployment_does
         return found
 
     assert filters(local) == filters(config["LambdaFunctionConfigurations"])
+
+
+def test_only_the_deploying_identity_may_put_or_delete_models(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    deployer = _client(applied, "sts").get_caller_identity()["Arn"]
+    policy = json.loads(_client(applied, "s3").get_bucket_policy(Bucket=outputs["bucket_name"])["Policy"])
+
+    (publishers,) = [s for s in policy["Statement"] if s.get("Sid") == "OnlyNamedPublishersWriteModels"]
+    assert publishers["Effect"] == "Deny" and publishers["Principal"] == "*"
+    assert set(publishers["Action"]) == {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"}
+    assert publishers["Resource"] == f"arn:aws:s3:::{outputs['bucket_name']}/models/*"
+    allowed = publishers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert (allowed if isinstance(allowed, list) else [allowed]) == [deployer]
+    assert outputs["model_publisher_arns"] == [deployer]

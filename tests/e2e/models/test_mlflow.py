@@ -26,7 +26,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from tests.support.inference import settings
 from tests.support.loader import counts
+from tests.support.payloads import DANGEROUS_TYPES, MARKER_TYPE, payload_skops
 from tests.support.served import Served
 
 COLUMNS = ["age", "plan", "calls"]
@@ -170,7 +172,11 @@ def test_the_mlmodel_signature_becomes_the_model_signature_and_metadata_records_
     assert metadata["parameters"]["sha256"] == recorded["sha256"]
 
 
-def test_a_skops_directory_with_its_trusted_types_serves(served: Served, pipeline: Pipeline, tmp_path: Path) -> None:
+def test_a_skops_directory_serves_when_the_operator_trusts_its_types(
+    served: Served, pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SKOPS_TRUSTED_TYPES", "numpy.dtype")  # the loader's environment, as Terraform sets it
+    served.handler.configure(settings(served.loader.model_dir, skops_trusted_types=("numpy.dtype",)))
     directory = save(tmp_path / "model", pipeline, serialization_format="skops", skops_trusted_types=["numpy.dtype"])
     upload(served, directory, "churn/3/")
 
@@ -181,18 +187,30 @@ def test_a_skops_directory_with_its_trusted_types_serves(served: Served, pipelin
     assert served.metadata_file("churn", 3)["file"] == "model.skops"
 
 
-def test_a_skops_directory_with_a_type_mlmodel_does_not_trust_is_refused(
-    served: Served, pipeline: Pipeline, tmp_path: Path
-) -> None:
+def test_the_types_an_mlmodel_trusts_never_widen_what_loads(served: Served, pipeline: Pipeline, tmp_path: Path) -> None:
     directory = save(tmp_path / "model", pipeline, serialization_format="skops", skops_trusted_types=["numpy.dtype"])
-    mlmodel = yaml.safe_load((directory / "MLmodel").read_text())
-    mlmodel["flavors"]["sklearn"]["skops_trusted_types"] = []
-    (directory / "MLmodel").write_text(yaml.safe_dump(mlmodel))
     upload(served, directory, "churn/4/")
 
     status, answer = served.call("GET", "/v2/models/churn/versions/4/ready")
     assert status == 503
     assert "untrusted types" in answer["error"] and "numpy.dtype" in answer["error"]
+    assert "SKOPS_TRUSTED_TYPES" in answer["error"], "the refusal names the setting that would allow them"
+
+
+def test_an_mlflow_directory_that_trusts_its_own_payload_runs_no_code(
+    served: Served, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    directory = save(tmp_path / "model", pipeline, serialization_format="skops", skops_trusted_types=["numpy.dtype"])
+    marker = tmp_path / "marker"
+    (directory / "model.skops").write_bytes(payload_skops(marker))
+    mlmodel = yaml.safe_load((directory / "MLmodel").read_text())
+    mlmodel["flavors"]["sklearn"]["skops_trusted_types"] = DANGEROUS_TYPES
+    (directory / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    upload(served, directory, "churn/5/")
+
+    status, answer = served.call("GET", "/v2/models/churn/versions/5/ready")
+    assert status == 503 and MARKER_TYPE in answer["error"]
+    assert not marker.exists(), "the loader ran the upload's code"
 
 
 def test_predict_fn_predict_proba_answers_probabilities_as_pyfunc_does(
