@@ -35,7 +35,7 @@ pytest: venv ## Python tests (unit, moto, end to end), one worker per core (at m
 bench: venv ## Benchmarks (a few minutes): ratios to baselines run side by side; writes bench/results.json
 	$(PY) -m bench
 
-soak: venv ## The local stack under churn (a few minutes): 50 models, a small cache, RSS per round, no 5xx
+soak: venv ## The local stack under churn (about a minute): 50 models, a small cache, RSS per round, no 5xx
 	$(PY) -m bench.soak
 
 bench-peers: venv ## The local stack against MLServer 1.7.1 (its own cache venv, Python 3.12/3.11); writes bench/peers.json

@@ -1,4 +1,4 @@
-"""``python -m bench.soak`` (``make soak``, minutes, not part of ``make test``): the local stack under churn.
+"""``python -m bench.soak`` (``make soak``, about a minute, not part of ``make test``): the local stack under churn.
 
 Fifty forests are published, then, round after round (a fixed count), some are republished as new versions, some
 old versions deleted, and every model is asked once, with a model cache far smaller than the models' total. The
