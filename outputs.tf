@@ -3,6 +3,11 @@ output "inference_url" {
   value       = module.compute.inference_url
 }
 
+output "inference_invoke_policy" {
+  description = "IAM policy document (JSON) granting execute-api:Invoke on the API (and the function URL when created): attach it to whoever may call."
+  value       = module.compute.inference_invoke_policy
+}
+
 output "function_url" {
   description = "Function URL of the inference function, or null when not created."
   value       = module.compute.function_url

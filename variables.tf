@@ -252,7 +252,7 @@ variable "api_type" {
 }
 
 variable "api_authorization_type" {
-  description = "Authorization of the API: NONE, AWS_IAM or JWT (HTTP API, with api_jwt); a function URL needs AWS_IAM."
+  description = "Authorization of the API: AWS_IAM (the compute module's default: SigV4-signed requests), JWT (HTTP API, with api_jwt) or NONE (open to anyone with the URL); a function URL needs AWS_IAM."
   type        = string
   default     = null
 }

@@ -44,6 +44,8 @@ def measure_local_stack(model: IrisModel, scratch: Path, *, clients: int = CLIEN
         **lambda_logging("inference"),
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_METRICS_DISABLED": "false",
+        # The load comes from plain connections that do not sign: the figure is the serving path's, unauthorized.
+        "LOCAL_API_AUTHORIZATION": "NONE",
     }
     with running_stack(scratch / "stack-efs", env=env, startup_timeout=READY_TIMEOUT_SECONDS) as stack:
         stack.aws("s3", "cp", "--no-progress", str(model_file), f"s3://{stack.bucket}/{model.name}.joblib")

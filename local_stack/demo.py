@@ -140,7 +140,7 @@ def species(labels: Any) -> str:
 
 def call(title: str, stack: StackProcess, path: str, payload: dict[str, Any]) -> Any:
     url = f"{stack.inference_url}{path}"
-    print(f"\n--- {title}\n>>> POST {url}\n{pretty(payload)}")
+    print(f"\n--- {title}\n>>> POST {url}  (SigV4-signed)\n{pretty(payload)}")
     answer: HttpAnswer = http_request("POST", url, payload)
     try:
         body = answer.json()
@@ -215,6 +215,11 @@ def run_demo(stack: StackProcess, logistic: Path, forest: Path, churn: Path, chu
         started = time.monotonic()
         wait_for_status(f"{url}{path}", 200, timeout=READY_TIMEOUT_SECONDS)
         print(f"GET {path} -> 200 after {time.monotonic() - started:.1f} s")
+
+    step("The API asks who is calling, as a default deployment does: an unsigned request is refused")
+    unsigned = http_request("GET", f"{url}/v2/models/iris/ready", signed=False)
+    print(f"GET /v2/models/iris/ready, unsigned -> {unsigned.status} {unsigned.body.decode(errors='replace')}")
+    check(unsigned.status == 403, f"an unsigned request was answered {unsigned.status}, not 403")
 
     v2 = call(
         "Open Inference Protocol (KServe V2): iris, with class probabilities",

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local_stack.authorization import IamAuthorizer
+
 log = logging.getLogger("local_stack.gateway")
 
 # API Gateway HTTP APIs refuse larger payloads before calling the integration.
@@ -70,6 +72,14 @@ class RequestHeaders:
     def items(self) -> list[tuple[str, str]]:
         return list(self._fields)
 
+    def joined(self) -> dict[str, str]:
+        """Lower-cased names, repeated values joined by commas, as API Gateway passes them on."""
+        lowered: dict[str, str] = {}
+        for name, value in self._fields:
+            key = name.lower()
+            lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+        return lowered
+
 
 def is_text(content_type: str | None, body: bytes) -> bool:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
@@ -97,14 +107,12 @@ def build_http_api_event(
     source_ip: str,
     request_id: str,
     domain_name: str,
+    caller: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The HTTP API payload format 2.0 event for one request."""
+    """The HTTP API payload format 2.0 event for one request; ``caller`` is the IAM identity that signed it."""
     parts = urlsplit(target)
     raw_path = unquote(parts.path or "/")
-    lowered: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    lowered = headers.joined()
     cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
     lowered.setdefault("x-forwarded-for", source_ip)
     lowered.setdefault("x-forwarded-proto", "http")
@@ -135,6 +143,8 @@ def build_http_api_event(
         },
         "isBase64Encoded": False,
     }
+    if caller is not None:
+        event["requestContext"]["authorizer"] = {"iam": caller}
     if cookies:
         event["cookies"] = cookies
     query: dict[str, str] = {}
@@ -286,13 +296,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             response = GatewayResponse.json(400, {"message": f"Bad Request: {error}"})
         else:
-            response = self._invoke(body, request_id)
+            response = self._authorize_and_invoke(body, request_id)
         self._write(response, request_id, send_body=send_body)
         if not self.server.quiet:
             took = (time.monotonic() - started) * 1000
             log.info("%s %s -> %d (%.1f ms)", self.command, self.path[:200], response.status, took)
 
-    def _invoke(self, body: bytes, request_id: str) -> GatewayResponse:
+    def _authorize_and_invoke(self, body: bytes, request_id: str) -> GatewayResponse:
+        authorizer = self.server.authorizer
+        if authorizer is None:
+            return self._invoke(body, request_id, None)
+        refusal = authorizer.check(self.command, self.path, self.request_headers.joined(), body)
+        if refusal is not None:
+            payload = json.dumps({"message": refusal.message}).encode()
+            headers = [("content-type", "application/json"), ("x-amzn-errortype", refusal.error_type)]
+            return GatewayResponse(refusal.status, headers, payload)
+        return self._invoke(body, request_id, authorizer.identity())
+
+    def _invoke(self, body: bytes, request_id: str, caller: dict[str, Any] | None) -> GatewayResponse:
         host = self.request_headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
         event = build_http_api_event(
             method=self.command,
@@ -302,6 +323,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             request_id=request_id,
             domain_name=host,
+            caller=caller,
         )
         try:
             return GatewayResponse.from_result(self.server.invoke(event))
@@ -381,14 +403,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class InferenceGateway(ThreadingHTTPServer):
-    """Serves on ``host:port`` (port 0 picks a free one) and hands every request to ``invoke`` as an event."""
+    """Serves on ``host:port`` (port 0 picks a free one) and hands every request to ``invoke`` as an event; with an
+    ``authorizer``, only the requests it admits, as an IAM-authorized route does."""
 
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, host: str, port: int, invoke: Invoke, *, quiet: bool = False) -> None:
+    def __init__(
+        self, host: str, port: int, invoke: Invoke, *, quiet: bool = False, authorizer: IamAuthorizer | None = None
+    ) -> None:
         self.invoke = invoke
         self.quiet = quiet
+        self.authorizer = authorizer
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__((host, port), _RequestHandler)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_stack.stack import HOST, REPO_ROOT, aws_environment
+from local_stack.stack import HOST, REPO_ROOT, aws_environment, local_credentials
+from serverless_sklearn.signing import Scope, sign
 
 
 class StackError(RuntimeError):
@@ -35,11 +36,14 @@ class StackProcess:
     model_dir: Path
     log_path: Path
     region: str = "us-east-1"
+    authorization: str = "AWS_IAM"
     function_pids: dict[str, int] = field(default_factory=dict)  # each function's worker process, at start-up
 
     def aws_env(self) -> dict[str, str]:
         """The environment for boto3 or the aws CLI to reach this stack's S3."""
-        env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+        # The stack's key pair is long-term: a session token from the user's shell would make every signature fail.
+        dropped = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
         env.update(aws_environment(self.s3_endpoint, self.region))
         # Nothing from the user's ~/.aws may leak into calls meant for the emulator.
         env["AWS_CONFIG_FILE"] = os.devnull
@@ -138,6 +142,7 @@ def running_stack(
                 inference_url=info["inference_url"],
                 bucket=info["bucket"],
                 model_dir=Path(info["model_dir"]),
+                authorization=str(info.get("authorization", "AWS_IAM")),
                 function_pids={str(k): int(v) for k, v in (info.get("function_pids") or {}).items()},
                 log_path=log_file,
             )
@@ -185,16 +190,21 @@ def http_request(
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    signed: bool = True,
 ) -> HttpAnswer:
-    """One HTTP request with urllib; any status is an answer, not an exception."""
+    """One HTTP request with urllib, SigV4-signed with the local stack's credentials unless ``signed`` is False;
+    any status is an answer, not an exception."""
     if payload is not None:
         data = json.dumps(payload).encode()
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an HTTP URL: {url!r}")
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - scheme checked above
+    fields = dict(headers or {})
     if payload is not None:
-        request.add_header("content-type", "application/json")
-    for name, value in (headers or {}).items():
+        fields.setdefault("content-type", "application/json")
+    if signed:
+        fields.update(sign(method, url, fields, data, local_credentials(), Scope.of(url, "us-east-1")))
+    for name, value in fields.items():
         request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
@@ -204,15 +214,17 @@ def http_request(
             return HttpAnswer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
 
-def wait_for_status(url: str, expected: int, timeout: float = 30.0, interval: float = 0.2) -> HttpAnswer:
+def wait_for_status(
+    url: str, expected: int, timeout: float = 30.0, interval: float = 0.2, *, signed: bool = True
+) -> HttpAnswer:
     """GET the URL until it answers with the expected status; StackError with the last answer otherwise."""
     deadline = time.monotonic() + timeout
-    answer = http_request("GET", url)
+    answer = http_request("GET", url, signed=signed)
     while answer.status != expected:
         if time.monotonic() >= deadline:
             raise StackError(
                 f"GET {url} answered {answer.status} {answer.body[:200]!r}, not {expected}, for {timeout} s"
             )
         time.sleep(interval)
-        answer = http_request("GET", url)
+        answer = http_request("GET", url, signed=signed)
     return answer

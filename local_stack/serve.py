@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from local_stack.authorization import authorization_type
 from local_stack.stack import DEFAULT_MODEL_DIR, INFERENCE_HANDLER, LOADER_HANDLER, LocalStack, StackConfig
 
 READY_LINE = "READY"
@@ -33,6 +34,13 @@ def _env_port(name: str, default: int) -> int:
     if not 0 <= port <= 65535:
         raise SystemExit(f"{name} must be between 0 and 65535, got {port}")
     return port
+
+
+def _authorization(value: str) -> str:
+    try:
+        return authorization_type(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("LOCAL_INFERENCE_HANDLER", INFERENCE_HANDLER),
         help="module.function the HTTP requests go to",
     )
+    parser.add_argument(
+        "--authorization",
+        type=_authorization,
+        default=os.environ.get("LOCAL_API_AUTHORIZATION", "AWS_IAM"),
+        help="AWS_IAM (SigV4-signed requests only, the default) or NONE, as Terraform's api_authorization_type",
+    )
     parser.add_argument("--ready-file", type=Path, help="write the endpoints here as JSON once the stack is up")
     parser.add_argument("--quiet", action="store_true", help="do not log each request and event")
     return parser.parse_args(argv)
@@ -82,12 +96,27 @@ def aws_cli() -> str:
     return "aws"
 
 
+def curl_command(stack: LocalStack) -> str:
+    """curl as the stack's gateway wants it: signed for execute-api unless the stack is open."""
+    if stack.config.authorization == "NONE":
+        return "curl -s"
+    return f'curl -s --aws-sigv4 "aws:amz:{stack.config.region}:execute-api" --user testing:testing'
+
+
 def banner(stack: LocalStack) -> str:
     s3 = stack.s3_endpoint
     url = stack.inference_url
     bucket = stack.config.bucket
     aws = f"{aws_cli()} --endpoint-url {s3}"
+    curl = curl_command(stack)
     body = shlex.quote(json.dumps(EXAMPLE_V2_REQUEST))
+    if stack.config.authorization == "NONE":
+        access = "The API is open (LOCAL_API_AUTHORIZATION=NONE): any request is served."
+    else:
+        access = (
+            "The API asks who is calling, as a default deployment does: requests must be SigV4-signed for "
+            "execute-api with the key below (LOCAL_API_AUTHORIZATION=NONE opens it)."
+        )
     return "\n".join(
         [
             "",
@@ -97,15 +126,18 @@ def banner(stack: LocalStack) -> str:
             f"  inference URL  {url}",
             f"  model dir      {stack.model_dir}  (stands in for EFS)",
             "",
-            "Upload, call, delete (any credentials work; these are never sent anywhere else):",
-            "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1",
+            access,
+            "",
+            "Upload, call, delete (these credentials are never sent anywhere else):",
+            "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+            f" AWS_DEFAULT_REGION={stack.config.region}",
             f"  {aws} s3 cp iris.joblib s3://{bucket}/iris.joblib",
             f"  {aws} s3 cp model.joblib s3://{bucket}/iris/2/model.joblib",
-            f"  curl -s {url}/v2/models/iris/ready",
-            f"  curl -s {url}/v2/models/iris/infer -H 'content-type: application/json' -d {body}",
+            f"  {curl} {url}/v2/models/iris/ready",
+            f"  {curl} {url}/v2/models/iris/infer -H 'content-type: application/json' -d {body}",
             f"  {aws} s3 rm s3://{bucket}/iris.joblib",
             "",
-            "Or with the serverless-sklearn command (.venv/bin/serverless-sklearn):",
+            "Or with the serverless-sklearn command (.venv/bin/serverless-sklearn), which signs its requests:",
             f"  export SERVERLESS_SKLEARN_BUCKET={bucket} SERVERLESS_SKLEARN_URL={url.rstrip('/')}",
             f"  export AWS_ENDPOINT_URL_S3={s3}",
             "  serverless-sklearn publish iris.joblib --name iris",
@@ -122,6 +154,7 @@ def write_ready_file(path: Path, stack: LocalStack) -> None:
         "s3_endpoint": stack.s3_endpoint,
         "inference_url": stack.inference_url,
         "bucket": stack.config.bucket,
+        "authorization": stack.config.authorization,
         "model_dir": str(stack.model_dir),
         "pid": os.getpid(),
         "function_pids": stack.function_pids(),
@@ -156,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         loader_handler=args.loader_handler,
         inference_handler=args.inference_handler,
         quiet=args.quiet,
+        authorization=args.authorization,
     )
     stack = LocalStack(config)
     try:

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.credentials import Credentials
+
 from lambdas.common.settings import Settings
+from local_stack.authorization import IamAuthorizer, authorization_type
 from local_stack.bridge import S3EventBridge
 from local_stack.functions import LocalFunction
 from local_stack.gateway import InferenceGateway
@@ -24,12 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / ".local-stack" / "efs"
 LOADER_HANDLER = "lambdas.loader.handler.lambda_handler"
 INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
+# The stack's one identity: S3 takes any credentials, and the gateway admits requests signed with these (a long-term
+# key pair, so a signed call needs no session token).
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+_TEMPORARY_CREDENTIALS = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class StackConfig:
     loader_handler: str = LOADER_HANDLER
     inference_handler: str = INFERENCE_HANDLER
     quiet: bool = False
+    # As Terraform's api_authorization_type: AWS_IAM admits SigV4-signed requests only, NONE every request.
+    authorization: str = "AWS_IAM"
+
+
+def local_credentials() -> Credentials:
+    """The credentials the local gateway admits, which the stack's own clients sign with."""
+    return Credentials(FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"], FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
 
 def aws_environment(endpoint: str, region: str) -> dict[str, str]:
@@ -82,6 +90,7 @@ class LocalStack:
     """
 
     def __init__(self, config: StackConfig) -> None:
+        authorization_type(config.authorization)
         self.config = config
         self.model_dir = config.model_dir.resolve()
         self._moto: MotoServer | None = None
@@ -119,7 +128,7 @@ class LocalStack:
         self._moto = MotoServer(HOST, config.s3_port)
         self._moto.start()
         endpoint = self.s3_endpoint
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", *_TEMPORARY_CREDENTIALS):
             os.environ.pop(name, None)
         os.environ.update(aws_environment(endpoint, config.region))
         os.environ["MODEL_DIR"] = str(self.model_dir)
@@ -151,7 +160,10 @@ class LocalStack:
 
         self._bridge = S3EventBridge(sqs, queue_url, failure_queue_url, loader)
         self._bridge.start()
-        self._gateway = InferenceGateway(HOST, config.http_port, inference.invoke, quiet=config.quiet)
+        authorizer = IamAuthorizer(local_credentials(), config.region) if config.authorization == "AWS_IAM" else None
+        self._gateway = InferenceGateway(
+            HOST, config.http_port, inference.invoke, quiet=config.quiet, authorizer=authorizer
+        )
         self._gateway_thread = threading.Thread(
             target=self._gateway.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
         )

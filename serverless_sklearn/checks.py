@@ -154,6 +154,8 @@ def example_request(signature: Signature, sample: Sample | None) -> dict[str, An
     return {"inputs": [{"name": "input-0", "shape": [1, inputs.features], "datatype": "FP64", "data": values}]}
 
 
-def curl(url: str, request: dict[str, Any]) -> str:
+def curl(url: str, request: dict[str, Any], options: str = "") -> str:
+    """A curl to paste; ``options`` sign it or carry a token, as the command's own requests do."""
     body = json.dumps(request, separators=(",", ":")).replace("'", "'\\''")
-    return f"curl -s -X POST {url} -H 'Content-Type: application/json' -d '{body}'"
+    signing = f"{options} " if options else ""
+    return f"curl -s {signing}-X POST {url} -H 'Content-Type: application/json' -d '{body}'"

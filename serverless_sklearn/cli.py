@@ -22,7 +22,7 @@ from rich.table import Table
 from lambdas.common.repository import MODEL_SUFFIXES, SAMPLE_FILES, is_valid_name, parse_version
 from lambdas.common.signature import Provenance
 from serverless_sklearn import checks
-from serverless_sklearn.deployment import Api, Deployment, DeploymentError, error_text, s3_client
+from serverless_sklearn.deployment import Api, Deployment, DeploymentError, api_auth, error_text, s3_client
 
 POLL_SECONDS = 0.5
 console = Console(soft_wrap=True)
@@ -34,7 +34,9 @@ class Context:
     bucket: str | None
     url: str | None
     prefix: str | None
+    token: str | None = None
     _deployment: Deployment | None = None
+    _api: Api | None = None
 
     @property
     def deployment(self) -> Deployment:
@@ -44,18 +46,27 @@ class Context:
 
     @property
     def api(self) -> Api:
-        return Api(self.deployment.url)
+        if self._api is None:
+            url = self.deployment.url
+            self._api = Api(url, api_auth(url, self.token))
+        return self._api
 
 
 @click.group()
 @click.option("--bucket", envvar="SERVERLESS_SKLEARN_BUCKET", help="The model bucket (terraform output bucket_name).")
 @click.option("--url", envvar="SERVERLESS_SKLEARN_URL", help="The inference URL (terraform output inference_url).")
 @click.option("--prefix", envvar="SERVERLESS_SKLEARN_PREFIX", default=None, help="The deployment's model_prefix.")
+@click.option(
+    "--token",
+    envvar="SERVERLESS_SKLEARN_TOKEN",
+    default=None,
+    help="A JWT for an API with authorization JWT; without one, requests are SigV4-signed with AWS credentials.",
+)
 @click.version_option(package_name="serverless-sklearn")
 @click.pass_context
-def cli(context: click.Context, bucket: str | None, url: str | None, prefix: str | None) -> None:
+def cli(context: click.Context, bucket: str | None, url: str | None, prefix: str | None, token: str | None) -> None:
     """Publish scikit-learn models to a serverless-sklearn deployment and ask them."""
-    context.obj = Context(bucket, url, prefix)
+    context.obj = Context(bucket, url, prefix, token)
 
 
 @cli.command()
@@ -83,7 +94,8 @@ def publish(context: Context, path: Path, name: str, version: int | None, sample
     console.print(f"[green bold]ready[/] {name} version {version} ({served['platform']})")
     request = checks.example_request(local.signature, local.sample)
     console.print("Ask it:", style="bold")
-    console.print(checks.curl(f"{deployment.url}/v2/models/{name}/versions/{version}/infer", request), soft_wrap=True)
+    address = f"{deployment.url}/v2/models/{name}/versions/{version}/infer"
+    console.print(checks.curl(address, request, api.curl_options), soft_wrap=True)
 
 
 @cli.command()

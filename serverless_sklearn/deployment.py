@@ -2,7 +2,8 @@
 
 Found from flags, then the environment (``SERVERLESS_SKLEARN_BUCKET``, ``SERVERLESS_SKLEARN_URL``, which
 ``make serve`` prints), then ``terraform output -json`` in the current directory. S3 calls go wherever boto3 is
-configured to send them (``AWS_ENDPOINT_URL`` for the local stack).
+configured to send them (``AWS_ENDPOINT_URL`` for the local stack). API calls are SigV4-signed with boto3's
+credentials, or carry the JWT given with ``--token``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from typing import Any
 import boto3
 import click
 import requests
+from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError
+
+from serverless_sklearn.signing import Scope, sign
 
 HTTP_TIMEOUT_SECONDS = 30.0
 
@@ -67,12 +72,75 @@ def _terraform_outputs() -> dict[str, str]:
     return found
 
 
-class Api:
-    """The inference API of a deployment, answering parsed JSON with its status."""
+class SigV4Auth(requests.auth.AuthBase):
+    """Signs each request with boto3's usual credentials (environment, profile, SSO, role), for the API's service."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, credentials: Credentials, scope: Scope) -> None:
+        self._credentials = credentials
+        self._scope = scope
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        if body is not None and not isinstance(body, bytes):
+            raise TypeError("a signed request needs its body in memory")
+        headers = {name: str(value) for name, value in request.headers.items()}
+        method, url = str(request.method), str(request.url)
+        request.headers.update(sign(method, url, headers, body, self._credentials, self._scope))
+        return request
+
+    def curl_options(self) -> str:
+        """How curl signs the same way, with the credentials left in the shell's variables."""
+        options = f'--aws-sigv4 "aws:amz:{self._scope.region}:{self._scope.service}" '
+        options += '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"'
+        if self._credentials.token:
+            options += ' -H "x-amz-security-token: $AWS_SESSION_TOKEN"'
+        return options
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """A JWT for an API with api_authorization_type JWT."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def curl_options(self) -> str:
+        return '-H "Authorization: Bearer $SERVERLESS_SKLEARN_TOKEN"'
+
+
+def api_auth(url: str, token: str | None) -> SigV4Auth | BearerAuth | None:
+    """The token when one is given, else a SigV4 signature when boto3 finds credentials, else nothing (an open API)."""
+    if token:
+        return BearerAuth(token)
+    session = boto3.Session()
+    try:
+        found = session.get_credentials()
+    except BotoCoreError:
+        found = None
+    if found is None:
+        return None
+    frozen = found.get_frozen_credentials()
+    credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    return SigV4Auth(credentials, Scope.of(url, session.region_name))
+
+
+FORBIDDEN_HINT = (
+    "the API refused the caller (403): an AWS_IAM API needs credentials allowed execute-api:Invoke on it "
+    "(terraform output inference_invoke_policy), a JWT API a token (--token or SERVERLESS_SKLEARN_TOKEN)"
+)
+
+
+class Api:
+    """The inference API of a deployment, answering parsed JSON with its status; requests carry ``auth``."""
+
+    def __init__(self, url: str, auth: SigV4Auth | BearerAuth | None = None) -> None:
         self.url = url
         self._session = requests.Session()
+        self._session.auth = auth
+        self.curl_options = auth.curl_options() if auth is not None else ""
 
     def call(self, method: str, path: str, **options: Any) -> tuple[int, Any]:
         try:
@@ -83,6 +151,9 @@ class Api:
             body = response.json()
         except ValueError:
             body = {"error": response.text[:300]}
+        if response.status_code == 403 and isinstance(body, dict) and "message" in body and "error" not in body:
+            # API Gateway's own refusal ({"message": ...}); the function's errors are {"error": ...}.
+            raise DeploymentError(f"{FORBIDDEN_HINT}; it said: {body['message']}")
         return response.status_code, body
 
     def ok(self, method: str, path: str, **options: Any) -> Any:

@@ -389,13 +389,9 @@ run "loader_failures_go_to_the_encrypted_queue_and_raise_an_alarm" {
   }
 }
 
-run "http_api_by_default_open_or_iam" {
+run "http_api_by_default_asking_who_is_calling" {
   module {
     source = "./modules/compute"
-  }
-
-  variables {
-    api_authorization_type = "AWS_IAM"
   }
 
   assert {
@@ -405,7 +401,22 @@ run "http_api_by_default_open_or_iam" {
 
   assert {
     condition     = aws_apigatewayv2_route.http[0].authorization_type == "AWS_IAM"
-    error_message = "the route must require IAM auth when asked"
+    error_message = "the route must require SigV4-signed requests unless the user writes otherwise"
+  }
+
+  assert {
+    condition = jsondecode(output.inference_invoke_policy).Statement == [{
+      Sid      = "InvokeInferenceApi"
+      Effect   = "Allow"
+      Action   = "execute-api:Invoke"
+      Resource = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/*"
+    }]
+    error_message = "the invoke policy must grant execute-api:Invoke on every route of this API, and nothing else"
+  }
+
+  assert {
+    condition     = strcontains(aws_apigatewayv2_stage.http[0].access_log_settings[0].format, "$context.identity.userArn") && strcontains(aws_apigatewayv2_stage.http[0].access_log_settings[0].format, "$context.authorizer.claims.sub")
+    error_message = "the access log must record who called: the signing principal or the token's subject"
   }
 
   assert {
@@ -452,6 +463,11 @@ run "rest_api_and_function_url_as_options" {
   }
 
   assert {
+    condition     = [for statement in jsondecode(output.inference_invoke_policy).Statement : statement.Resource] == ["arn:aws:execute-api:us-east-1:123456789012:r1s2t3u4v5/*", "arn:aws:lambda:us-east-1:123456789012:function:test-inference"]
+    error_message = "the invoke policy must name the REST API and the function URL's function"
+  }
+
+  assert {
     condition     = aws_api_gateway_rest_api.this[0].binary_media_types == tolist(["*/*"])
     error_message = "the REST API must carry binary tensor bodies both ways"
   }
@@ -464,6 +480,26 @@ run "rest_api_and_function_url_as_options" {
   assert {
     condition     = aws_cloudwatch_metric_alarm.inference_5xx.metric_name == "5XXError"
     error_message = "the 5xx alarm must watch the REST API"
+  }
+}
+
+run "an_open_api_is_a_choice_the_plan_warns_about" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    api_authorization_type = "NONE"
+  }
+
+  # A check is a warning: the plan goes on, and says what the open API can cost at worst.
+  expect_failures = [check.open_api_spend]
+
+  assert {
+    condition     = aws_apigatewayv2_route.http[0].authorization_type == "NONE"
+    error_message = "NONE, written by the user, opens the route"
   }
 }
 
@@ -531,10 +567,11 @@ run "a_public_function_url_is_refused_rather_than_opening_the_function" {
   }
 
   variables {
-    create_function_url = true
+    api_authorization_type = "NONE"
+    create_function_url    = true
   }
 
-  expect_failures = [aws_lambda_function_url.inference]
+  expect_failures = [aws_lambda_function_url.inference, check.open_api_spend]
 }
 
 run "a_rest_api_refuses_a_function_that_outlives_it" {

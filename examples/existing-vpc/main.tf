@@ -18,6 +18,4 @@ module "serverless_sklearn" {
   route_table_ids    = var.route_table_ids
   create_s3_endpoint = var.create_s3_endpoint
   image_uri          = var.image_uri
-
-  api_authorization_type = "AWS_IAM"
 }

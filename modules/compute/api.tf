@@ -104,6 +104,10 @@ resource "aws_apigatewayv2_stage" "http" {
       responseLength   = "$context.responseLength"
       integrationError = "$context.integrationErrorMessage"
       latency          = "$context.responseLatency"
+      # Who called: the signing principal (AWS_IAM) or the token's subject (JWT); empty on an open API.
+      caller     = "$context.identity.userArn"
+      callerKey  = "$context.identity.accessKey"
+      jwtSubject = "$context.authorizer.claims.sub"
     })
   }
 
@@ -279,4 +283,50 @@ locals {
     try(aws_apigatewayv2_stage.http[0].invoke_url, null),
     try(aws_api_gateway_stage.rest[0].invoke_url, null),
   ), "/")
+}
+
+# ---------------------------------------------------------------- Who may call it
+
+locals {
+  # Execution ARNs of what a caller invokes: every stage, method and path of the API, and the function URL.
+  api_execution_arn = coalesce(
+    try(aws_apigatewayv2_api.http[0].execution_arn, null),
+    try(aws_api_gateway_rest_api.this[0].execution_arn, null),
+  )
+
+  invoke_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Sid      = "InvokeInferenceApi"
+        Effect   = "Allow"
+        Action   = "execute-api:Invoke"
+        Resource = "${local.api_execution_arn}/*"
+      }],
+      var.create_function_url ? [{
+        Sid      = "InvokeInferenceFunctionUrl"
+        Effect   = "Allow"
+        Action   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
+        Resource = try(aws_lambda_alias.inference[0].arn, aws_lambda_function.inference.arn)
+      }] : [],
+    )
+  }
+
+  # What an open API can cost at worst: every request runs the whole timeout, on every environment Lambda starts.
+  gb_second_price       = var.architecture == "arm64" ? 0.0000133334 : 0.0000166667
+  environment_hour_cost = var.inference_memory_size / 1024 * 3600 * local.gb_second_price
+}
+
+# A warning, not an error: an open API is a choice the user may make, and the plan says what it can cost.
+check "open_api_spend" {
+  assert {
+    condition = var.api_authorization_type != "NONE"
+    error_message = format(
+      "api_authorization_type = \"NONE\": anyone with the URL can call the inference function. At worst every request runs the full %d s timeout, and each concurrent environment then costs about $%.2f an hour (%d MB, us-east-1 prices): %s. Cap it with inference_reserved_concurrency, or require callers with AWS_IAM (the default) or JWT.",
+      var.inference_timeout,
+      local.environment_hour_cost,
+      var.inference_memory_size,
+      var.inference_reserved_concurrency == null ? format("$%.2f an hour at a new account's 10, $%.2f at the default quota of 1,000", local.environment_hour_cost * 10, local.environment_hour_cost * 1000) : format("$%.2f an hour at its reserved concurrency of %d", local.environment_hour_cost * var.inference_reserved_concurrency, var.inference_reserved_concurrency),
+    )
+  }
 }

@@ -8,6 +8,16 @@ output "function_url" {
   value       = try(aws_lambda_function_url.inference[0].function_url, null)
 }
 
+output "api_execution_arn" {
+  description = "Execution ARN of the API; execute-api:Invoke on \"<this>/*\" lets a principal call every route."
+  value       = local.api_execution_arn
+}
+
+output "inference_invoke_policy" {
+  description = "An IAM policy document (JSON) that lets a principal call the API (and the function URL when created): attach it to the callers of an AWS_IAM deployment."
+  value       = jsonencode(local.invoke_policy)
+}
+
 output "api_id" {
   description = "ID of the HTTP or REST API."
   value       = coalesce(try(aws_apigatewayv2_api.http[0].id, null), try(aws_api_gateway_rest_api.this[0].id, null))

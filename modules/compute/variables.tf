@@ -267,9 +267,9 @@ variable "api_type" {
 }
 
 variable "api_authorization_type" {
-  description = "Authorization of the API: NONE, AWS_IAM (SigV4-signed requests only) or JWT (HTTP API only: bearer tokens of the OIDC issuer in api_jwt, e.g. a Cognito user pool). The function URL takes AWS_IAM only."
+  description = "Authorization of the API: AWS_IAM (SigV4-signed requests of principals allowed execute-api:Invoke, see the output inference_invoke_policy), JWT (HTTP API only: bearer tokens of the OIDC issuer in api_jwt, e.g. a Cognito user pool) or NONE (anyone with the URL; the plan warns of the worst-case spend). The function URL takes AWS_IAM only."
   type        = string
-  default     = "NONE"
+  default     = "AWS_IAM"
   nullable    = false
 
   validation {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -72,7 +71,11 @@ def test_publish_checks_uploads_waits_and_prints_a_curl_that_answers_as_the_mode
     metadata = json.loads((stack.model_dir / "models" / "iris" / "1" / "metadata.json").read_text())
     assert metadata["validation"]["serving_check"]["checked_on"] == "sample.json"  # uploaded before the model
     curl = next(line for line in done.stdout.splitlines() if line.startswith("curl "))
-    answered = subprocess.run(shlex.split(curl), capture_output=True, text=True, timeout=30, check=True)
+    assert '--aws-sigv4 "aws:amz:us-east-1:execute-api"' in curl  # signed, as the stack asks
+    # Pasted into a shell that holds the credentials, as the user would.
+    answered = subprocess.run(
+        ["bash", "-c", curl], env=stack.aws_env(), capture_output=True, text=True, timeout=30, check=True
+    )
     outputs = json.loads(answered.stdout)["outputs"]
     assert outputs[0]["data"] == model.predict(IRIS.data[[100]]).tolist()
 
@@ -176,3 +179,16 @@ def test_without_a_deployment_the_command_says_where_to_find_one(tmp_path: Path)
     )
     assert done.returncode == 1
     assert "no deployment found" in done.stderr
+
+
+def test_credentials_the_api_refuses_get_a_one_line_hint(stack: StackProcess) -> None:
+    wrong = {"AWS_ACCESS_KEY_ID": "someone-else", "AWS_SECRET_ACCESS_KEY": "not-the-stacks"}
+    env = {**stack.aws_env(), **wrong, "SERVERLESS_SKLEARN_BUCKET": stack.bucket}
+    env["SERVERLESS_SKLEARN_URL"] = stack.inference_url.rstrip("/")
+
+    done = subprocess.run([*COMMAND, "models"], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "refused the caller (403)" in done.stderr and "execute-api:Invoke" in done.stderr
+    assert "The security token included in the request is invalid" in done.stderr

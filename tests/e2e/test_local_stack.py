@@ -69,6 +69,15 @@ def test_a_model_copied_with_the_aws_cli_answers_over_http(stack: StackProcess, 
     assert predicted(body) == models["logistic"].predict(np.array(FLOWERS)).tolist()
 
 
+def test_the_stack_asks_who_is_calling_as_a_default_deployment_does(stack: StackProcess) -> None:
+    assert stack.authorization == "AWS_IAM"
+    refused = http_request("GET", f"{stack.inference_url}/v2/health/ready", signed=False)
+    assert (refused.status, refused.json()) == (403, {"message": "Forbidden"})
+    assert http_request("GET", f"{stack.inference_url}/v2/health/ready").status == 200
+    # The banner's commands are signed, with the stack's key pair.
+    assert '--aws-sigv4 "aws:amz:us-east-1:execute-api" --user testing:testing' in stack.log_tail(200)
+
+
 def test_a_versioned_key_is_served_as_that_version(stack: StackProcess, models: dict[str, Any]) -> None:
     stack.aws("s3", "cp", str(models["dir"] / "tree.joblib"), f"s3://{stack.bucket}/tree/3/model.joblib")
     wait_for_status(f"{stack.inference_url}/v2/models/tree/versions/3/ready", 200, timeout=READY_SECONDS)
@@ -126,5 +135,6 @@ def test_the_demo_prints_predictions_of_every_model_and_exits_0() -> None:
     assert "/v2/models/churn/infer" in done.stdout and "/v1/models/churn:predict" in done.stdout
     assert "as the pipeline and MLflow's pyfunc answer locally" in done.stdout
     assert "/v2/models/churn/invocations" in done.stdout
-    assert "ready iris-forest version 2" in done.stdout and "curl -s -X POST" in done.stdout  # the command
+    assert "ready iris-forest version 2" in done.stdout and "curl -s --aws-sigv4" in done.stdout  # the command, signed
+    assert "unsigned -> 403" in done.stdout
     assert "Demo finished in" in done.stdout

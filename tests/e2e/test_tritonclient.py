@@ -1,5 +1,6 @@
 """tritonclient, the most used V2 client, with its default settings (binary tensor data in and out) against the
-local stack: every answer is what the model answers locally, and what the same client gets with JSON."""
+local stack (opened with LOCAL_API_AUTHORIZATION=NONE): every answer is what the model answers locally, and what
+the same client gets with JSON."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, models: dict[str, Any]) -> Iterator[triton.InferenceServerClient]:
     files = tmp_path_factory.mktemp("models")
-    with running_stack(tmp_path_factory.mktemp("efs")) as stack:
+    # tritonclient cannot sign its requests: it calls an open stack, as it would an API with authorization NONE.
+    with running_stack(tmp_path_factory.mktemp("efs"), env={"LOCAL_API_AUTHORIZATION": "NONE"}) as stack:
         for name, model in models.items():
             joblib.dump(model, files / f"{name}.joblib")
             stack.aws("s3", "cp", str(files / f"{name}.joblib"), f"s3://{stack.bucket}/{name}.joblib")
