@@ -141,7 +141,8 @@ def read_json_object(
 ) -> dict[str, Any]:
     """The request body as a JSON object, checked in the order size, media type, syntax, top-level type."""
     text = body_text(body, is_base64, max_bytes)
-    if optional and (not text or text.isspace()):
+    # No body at all is an empty request; a body of blanks is not JSON, and is refused as any other would be.
+    if optional and not text:
         return {}
     check_media_type(content_type)
     document = parse(text)

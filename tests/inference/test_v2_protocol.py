@@ -121,6 +121,14 @@ def test_the_repository_index_reports_state_per_version(invoke: Invoke, model_di
     assert [entry["name"] for entry in _post(invoke, "/v2/repository/index", {"ready": True})] == ["iris"]
 
 
+@pytest.mark.parametrize("raw_body, status", [("", 200), ("\r\n", 400), ("   ", 400)])
+def test_the_repository_index_takes_no_body_but_refuses_blanks(invoke: Invoke, raw_body: str, status: int) -> None:
+    answer = invoke(event_for("http", "POST", "/v2/repository/index", raw_body=raw_body))
+    assert answer["statusCode"] == status
+    if status == 400:
+        assert "empty" in response_json(answer)["error"]
+
+
 def test_v1_lists_models(invoke: Invoke, model_dir: Path, trained: TrainedModels) -> None:
     publish(model_dir, "alpha", 3, trained.logistic)
     assert response_json(invoke(event_for("http", "GET", "/v1/models", None))) == {"models": ["alpha", "iris"]}
