@@ -7,7 +7,7 @@ Each is imported on first use: a process that only serves ONNX models never impo
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -109,10 +109,14 @@ class OnnxRunner:
         self, session: Any, interface: OnnxInterface, model_file: Path | None = None, trusted: Sequence[str] = ()
     ) -> None:
         self._run = session.run
-        self._model_file = model_file
+        self.model_file = model_file
         self._trusted = tuple(trusted)
         self._sklearn: SklearnRunner | None = None
         self._sklearn_lock = threading.Lock()
+        # Told of the scikit-learn model once it is loaded for rows with missing values, so what it holds is
+        # counted in the model cache's budget too (see lambdas.inference.cache).
+        self.on_fallback: Callable[[SklearnRunner], None] | None = None
+        self.fallback_bytes = 0
         self.interface = interface
         self._input_name = interface.input_name
         self._input_dtype = np.dtype(interface.input_dtype)
@@ -165,14 +169,16 @@ class OnnxRunner:
         to answer as scikit-learn does."""
         with self._sklearn_lock:
             if self._sklearn is None:
-                if self._model_file is None:
+                if self.model_file is None:
                     raise ValueError("this conversion does not take rows with missing values")
                 try:
-                    self._sklearn = SklearnRunner.load(self._model_file, self.feature_count, self._trusted)
+                    self._sklearn = SklearnRunner.load(self.model_file, self.feature_count, self._trusted)
                 except ModelLoadError as error:
                     raise ModelUnavailable(
                         f"the model file for rows with missing values does not load: {error}"
                     ) from None
+                if self.on_fallback is not None:
+                    self.on_fallback(self._sklearn)
             return self._sklearn
 
     def _feeds(self, batch: Batch) -> dict[str, Array]:

@@ -57,8 +57,10 @@ class LoadedModel:
 
     @property
     def size_bytes(self) -> int:
-        """What the model costs in the cache: what loading it took, never less than its file, at least one byte."""
-        return max(self.memory_bytes, self.stamp.size, 1)
+        """What the model costs in the cache: what loading it took, never less than its file, at least one byte;
+        with the scikit-learn model behind a conversion once that is loaded for rows with missing values."""
+        fallback = self.runner.fallback_bytes if isinstance(self.runner, OnnxRunner) else 0
+        return max(self.memory_bytes, self.stamp.size, 1) + fallback
 
     @property
     def feature_count(self) -> int | None:
@@ -103,6 +105,7 @@ class ModelCache:
         self._lock = threading.Lock()
         self._load_locks = [threading.Lock() for _ in range(_LOAD_LOCK_STRIPES)]
         self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
+        self._costs: dict[tuple[str, int], int] = {}  # what each entry was charged, so a later charge adds the change
         self._bytes = 0
         self._latest: dict[str, tuple[tuple[int, ...], float]] = {}
 
@@ -245,8 +248,9 @@ class ModelCache:
         runner: Runner
         if path.name.endswith(".onnx"):
             try:
-                runner = OnnxRunner.load(path, model_file, self._trusted)
-                return self._loaded(name, version, runner, stamp, metadata, before)
+                onnx = OnnxRunner.load(path, model_file, self._trusted)
+                onnx.on_fallback = lambda fallback: self._charge_fallback((name, version), onnx, fallback)
+                return self._loaded(name, version, onnx, stamp, metadata, before)
             except ModelLoadError as error:
                 if model_file is None:
                     raise
@@ -279,26 +283,57 @@ class ModelCache:
         return LoadedModel(name, version, runner, stamp, metadata.signature, max(grown, held), metadata.sha256)
 
     def _store(self, key: tuple[str, int], entry: _Entry) -> None:
-        evicted = []
         with self._lock:
-            previous = self._entries.pop(key, None)
-            self._bytes -= _cost(previous)
+            self._entries.pop(key, None)
+            self._bytes -= self._costs.pop(key, 0)
             self._entries[key] = entry
-            self._bytes += _cost(entry)
-            while self._bytes > self.max_bytes and len(self._entries) > 1:
-                oldest, dropped = next(iter(self._entries.items()))
-                if oldest == key:
-                    break
-                del self._entries[oldest]
-                self._bytes -= _cost(dropped)
-                evicted.append(oldest)
+            self._costs[key] = _cost(entry)
+            self._bytes += self._costs[key]
+            evicted = self._evict_beyond_budget(key)
+        self._evicted(evicted)
+
+    def _charge_fallback(self, key: tuple[str, int], runner: OnnxRunner, fallback: SklearnRunner) -> None:
+        """The scikit-learn model behind a conversion was loaded: charge what it holds (never less than its file)
+        to the version's entry, and make room for it as for any load."""
+        model_file = runner.model_file
+        file_size = model_file.stat().st_size if model_file is not None and model_file.exists() else 0
+        runner.fallback_bytes = max(object_bytes(fallback.estimator), file_size, 1)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.model is None or entry.model.runner is not runner:
+                return  # replaced or dropped meanwhile: nothing of it is charged any more
+            charged = _cost(entry)
+            self._bytes += charged - self._costs.get(key, 0)
+            self._costs[key] = charged
+            evicted = self._evict_beyond_budget(key)
+        self._emit("FallbackLoaded")
+        logger.info(
+            "scikit-learn model loaded for rows with missing values",
+            extra={"model": key[0], "version": key[1], "bytes": runner.fallback_bytes},
+        )
+        self._evicted(evicted)
+
+    def _evict_beyond_budget(self, keep: tuple[str, int]) -> list[tuple[str, int]]:
+        """Drop least recently used entries, never ``keep``, until the cache is within its bound (lock held)."""
+        evicted = []
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            oldest = next(iter(self._entries))
+            if oldest == keep:
+                break
+            del self._entries[oldest]
+            self._bytes -= self._costs.pop(oldest, 0)
+            evicted.append(oldest)
+        return evicted
+
+    def _evicted(self, evicted: list[tuple[str, int]]) -> None:
         for name, version in evicted:
             self._emit("ModelEvicted")
             logger.info("model evicted from the cache", extra={"model": name, "version": version})
 
     def _forget(self, key: tuple[str, int]) -> None:
         with self._lock:
-            self._bytes -= _cost(self._entries.pop(key, None))
+            self._entries.pop(key, None)
+            self._bytes -= self._costs.pop(key, 0)
 
     def _latest_version(self, name: str, now: float, *, fresh: bool) -> int:
         versions = self._listing(name, now, fresh=fresh)

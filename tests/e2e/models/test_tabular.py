@@ -17,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from lambdas.inference import routes
 from tests.support.served import Served
 from tests.support.tables import (
     COLUMNS,
@@ -264,11 +265,24 @@ def test_rows_with_missing_values_on_the_fast_path_are_answered_by_scikit_learn(
     with_gap = records(complete)
     with_gap[1]["city"] = None  # OneHotEncoder(handle_unknown="ignore") takes an unseen (missing) category
 
+    served.ok("POST", "/v1/models/churn:predict", {"instances": records(complete)})
+    cache = routes.service().cache
+    before = cache.cached_bytes
+
     answer = served.ok("POST", "/v1/models/churn:predict", {"instances": with_gap})["predictions"]
 
     frame = complete.copy()
     frame.loc[1, "city"] = None
     assert answer == model.predict(frame).tolist()
+    # The model behind the conversion is held in memory now: the cache's budget counts it (never less than its file).
+    loaded = cache.loaded("churn", 1)
+    assert loaded is not None
+    if loaded.runner.runtime == "onnxruntime":
+        model_file = served.loader.model_dir / "models" / "churn" / "1" / "model.joblib"
+        assert cache.cached_bytes - before >= model_file.stat().st_size > 0
+        assert cache.cached_bytes == loaded.size_bytes
+    else:
+        assert cache.cached_bytes == before
 
 
 def test_a_table_of_strings_and_numbers_in_one_bytes_tensor_is_read_column_by_column(served: Served) -> None:
