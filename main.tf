@@ -12,16 +12,21 @@ module "network" {
   route_table_ids          = var.route_table_ids
   create_s3_endpoint       = var.create_s3_endpoint
   https_egress_cidr_blocks = var.https_egress_cidr_blocks
+  # The endpoint admits this deployment's bucket (and those the user names), so nothing else is reachable through it.
+  s3_endpoint_bucket_arns = concat([module.storage.bucket_arn], var.s3_endpoint_other_bucket_arns)
 }
 
 module "storage" {
   source = "./modules/storage"
 
-  name                               = var.name
-  tags                               = var.tags
-  vpc_id                             = module.network.vpc_id
-  subnet_ids                         = module.network.private_subnet_ids_by_key
-  lambda_security_group_id           = module.network.lambda_security_group_id
+  name       = var.name
+  tags       = var.tags
+  vpc_id     = module.network.vpc_id
+  subnet_ids = module.network.private_subnet_ids_by_key
+  function_security_group_ids = {
+    loader    = module.network.loader_security_group_id
+    inference = module.network.inference_security_group_id
+  }
   bucket_name                        = var.bucket_name
   force_destroy                      = var.force_destroy
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
@@ -50,7 +55,8 @@ module "compute" {
   name                              = var.name
   tags                              = var.tags
   subnet_ids                        = module.network.private_subnet_ids
-  security_group_ids                = [module.network.lambda_security_group_id]
+  loader_security_group_ids         = [module.network.loader_security_group_id]
+  inference_security_group_ids      = [module.network.inference_security_group_id]
   bucket_name                       = module.storage.bucket_name
   bucket_arn                        = module.storage.bucket_arn
   efs_file_system_arn               = module.storage.efs_file_system_arn

@@ -67,6 +67,12 @@ variable "create_s3_endpoint" {
   default     = true
 }
 
+variable "s3_endpoint_other_bucket_arns" {
+  description = "Buckets besides this deployment's that the S3 gateway endpoint admits (reads only): in an existing VPC, those other workloads of route_table_ids read through it."
+  type        = list(string)
+  default     = []
+}
+
 variable "https_egress_cidr_blocks" {
   description = "Extra HTTPS egress for the functions (e.g. behind an existing NAT gateway)."
   type        = list(string)

@@ -5,14 +5,15 @@ mock_provider "aws" {
 }
 
 variables {
-  name                 = "test"
-  subnet_ids           = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
-  security_group_ids   = ["sg-0123456789abcdef0"]
-  bucket_name          = "test-models"
-  bucket_arn           = "arn:aws:s3:::test-models"
-  efs_file_system_arn  = "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-12345678"
-  efs_access_point_arn = "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-12345678"
-  image_uri            = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:test"
+  name                         = "test"
+  subnet_ids                   = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+  loader_security_group_ids    = ["sg-0123456789abcdef0"]
+  inference_security_group_ids = ["sg-0fedcba9876543210"]
+  bucket_name                  = "test-models"
+  bucket_arn                   = "arn:aws:s3:::test-models"
+  efs_file_system_arn          = "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-12345678"
+  efs_access_point_arn         = "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-12345678"
+  image_uri                    = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:test"
 }
 
 override_resource {
@@ -42,10 +43,14 @@ run "functions_mount_the_access_point_in_the_given_subnets" {
       for fn in [aws_lambda_function.loader, aws_lambda_function.inference] :
       fn.file_system_config[0].arn == var.efs_access_point_arn &&
       fn.file_system_config[0].local_mount_path == "/mnt/ml" &&
-      toset(fn.vpc_config[0].subnet_ids) == toset(var.subnet_ids) &&
-      toset(fn.vpc_config[0].security_group_ids) == toset(var.security_group_ids)
+      toset(fn.vpc_config[0].subnet_ids) == toset(var.subnet_ids)
     ])
     error_message = "both functions must mount the access point at /mnt/ml from the private subnets"
+  }
+
+  assert {
+    condition     = toset(aws_lambda_function.loader.vpc_config[0].security_group_ids) == toset(var.loader_security_group_ids) && toset(aws_lambda_function.inference.vpc_config[0].security_group_ids) == toset(var.inference_security_group_ids)
+    error_message = "each function must sit in its own security group: only the loader's reaches S3"
   }
 }
 
@@ -311,10 +316,32 @@ run "iam_is_scoped_to_what_each_function_does" {
 
   assert {
     condition = alltrue([
-      for attachment in [aws_iam_role_policy_attachment.loader_eni, aws_iam_role_policy_attachment.inference_eni] :
-      attachment.policy_arn == "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+      for pair in [[aws_iam_role_policy.loader_eni.policy, aws_lambda_function.loader.arn], [aws_iam_role_policy.inference_eni.policy, aws_lambda_function.inference.arn]] :
+      toset(flatten([for statement in jsondecode(pair[0]).Statement : statement.Action if statement.Effect == "Allow"])) == toset(["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"])
+      && anytrue([
+        for statement in jsondecode(pair[0]).Statement :
+        statement.Effect == "Deny" && length(statement.Action) == 6 && try(contains(statement.Condition.ArnEquals["lambda:SourceFunctionArn"], pair[1]), false)
+      ])
     ])
-    error_message = "VPC functions need what the Lambda documentation lists (ec2:DescribeSubnets included): the VPC access execution role"
+    error_message = "each function gets the network-interface actions the Lambda documentation lists, inline, and a Deny of them all to its own code (lambda:SourceFunctionArn)"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for policy in [aws_iam_role_policy.loader_eni.policy, aws_iam_role_policy.inference_eni.policy] : [
+        for statement in jsondecode(policy).Statement : statement.Resource != "*" || alltrue([for action in flatten([statement.Action]) : startswith(action, "ec2:Describe")])
+        if statement.Effect == "Allow"
+      ]
+    ]))
+    error_message = "only the Describe actions, which take no resource, may be allowed on every resource"
+  }
+
+  assert {
+    condition = alltrue([
+      for pair in [[aws_iam_role_policy.loader.policy, aws_cloudwatch_log_group.loader.arn], [aws_iam_role_policy.inference.policy, aws_cloudwatch_log_group.inference.arn]] :
+      flatten([for statement in jsondecode(pair[0]).Statement : statement.Resource if anytrue([for action in flatten([statement.Action]) : startswith(action, "logs:")])]) == ["${pair[1]}:*"]
+    ])
+    error_message = "each function may write its own log group only"
   }
 
   assert {

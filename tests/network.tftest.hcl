@@ -34,12 +34,17 @@ run "private_subnets_without_nat_reach_s3_through_a_gateway_endpoint" {
   }
 
   assert {
-    condition     = aws_vpc_security_group_egress_rule.lambda_s3[0].prefix_list_id == aws_vpc_endpoint.s3[0].prefix_list_id && aws_vpc_security_group_egress_rule.lambda_s3[0].from_port == 443
-    error_message = "the functions may send HTTPS to S3 only"
+    condition     = aws_vpc_security_group_egress_rule.loader_s3[0].prefix_list_id == aws_vpc_endpoint.s3[0].prefix_list_id && aws_vpc_security_group_egress_rule.loader_s3[0].from_port == 443
+    error_message = "the loader may send HTTPS to S3 only"
   }
 
   assert {
-    condition     = length(aws_security_group.lambda.ingress) == 0 && length(aws_vpc_security_group_egress_rule.lambda_https) == 0
+    condition     = length(aws_security_group.inference.ingress) == 0 && length(aws_security_group.inference.egress) == 0 && aws_security_group.inference.id != aws_security_group.loader.id
+    error_message = "the inference function's own group admits nothing and sends nothing but the NFS rule the storage module adds"
+  }
+
+  assert {
+    condition     = length(aws_security_group.loader.ingress) == 0 && length(aws_vpc_security_group_egress_rule.loader_https) == 0
     error_message = "the functions' group admits nothing and has no open egress by default"
   }
 
@@ -49,7 +54,7 @@ run "private_subnets_without_nat_reach_s3_through_a_gateway_endpoint" {
   }
 
   assert {
-    condition     = aws_security_group.lambda.timeouts.delete == "60m" && alltrue([for subnet in aws_subnet.private : subnet.timeouts.delete == "60m"])
+    condition     = aws_security_group.loader.timeouts.delete == "60m" && alltrue([for subnet in aws_subnet.private : subnet.timeouts.delete == "60m"])
     error_message = "destroy must wait out Lambda's removal of its network interfaces (up to 45 minutes)"
   }
 }
@@ -108,7 +113,7 @@ run "existing_vpc_is_used_as_given" {
   }
 
   assert {
-    condition     = aws_vpc_endpoint.s3[0].route_table_ids == toset(var.route_table_ids) && aws_security_group.lambda.vpc_id == var.vpc_id
+    condition     = aws_vpc_endpoint.s3[0].route_table_ids == toset(var.route_table_ids) && aws_security_group.loader.vpc_id == var.vpc_id
     error_message = "the S3 endpoint and the functions' group must go into the given VPC"
   }
 }
@@ -127,7 +132,7 @@ run "existing_vpc_behind_nat_may_open_https" {
   }
 
   assert {
-    condition     = length(aws_vpc_endpoint.s3) == 0 && aws_vpc_security_group_egress_rule.lambda_https["0.0.0.0/0"].to_port == 443
+    condition     = length(aws_vpc_endpoint.s3) == 0 && aws_vpc_security_group_egress_rule.loader_https["0.0.0.0/0"].to_port == 443
     error_message = "HTTPS egress must be added when asked"
   }
 }
@@ -145,7 +150,7 @@ run "existing_vpc_with_its_own_s3_endpoint_keeps_https_to_s3" {
   }
 
   assert {
-    condition     = length(aws_vpc_endpoint.s3) == 0 && aws_vpc_security_group_egress_rule.lambda_s3[0].prefix_list_id == data.aws_ec2_managed_prefix_list.s3[0].id
+    condition     = length(aws_vpc_endpoint.s3) == 0 && aws_vpc_security_group_egress_rule.loader_s3[0].prefix_list_id == data.aws_ec2_managed_prefix_list.s3[0].id
     error_message = "without a new endpoint the functions must still reach S3 through its managed prefix list"
   }
 
@@ -168,7 +173,7 @@ run "existing_vpc_needs_route_tables_for_a_new_s3_endpoint" {
     subnet_ids = ["subnet-0aaaaaaaaaaaaaaaa"]
   }
 
-  expect_failures = [aws_security_group.lambda]
+  expect_failures = [aws_security_group.loader]
 }
 
 run "existing_subnets_must_lie_in_distinct_zones" {
@@ -192,7 +197,7 @@ run "existing_subnets_must_lie_in_distinct_zones" {
     }
   }
 
-  expect_failures = [aws_security_group.lambda]
+  expect_failures = [aws_security_group.loader]
 }
 
 run "existing_vpc_needs_its_id_and_subnets" {
@@ -206,7 +211,7 @@ run "existing_vpc_needs_its_id_and_subnets" {
     create_vpc = false
   }
 
-  expect_failures = [aws_security_group.lambda]
+  expect_failures = [aws_security_group.loader]
 }
 
 run "rejects_bad_sizes" {
@@ -222,4 +227,25 @@ run "rejects_bad_sizes" {
   }
 
   expect_failures = [var.vpc_cidr, var.az_count]
+}
+
+run "the_s3_endpoint_admits_only_the_deployments_buckets" {
+  module {
+    source = "./modules/network"
+  }
+
+  variables {
+    s3_endpoint_bucket_arns = ["arn:aws:s3:::test-models", "arn:aws:s3:::test-data"]
+  }
+
+  assert {
+    condition = jsondecode(aws_vpc_endpoint.s3[0].policy).Statement == [{
+      Sid       = "ReadThisDeploymentsBuckets"
+      Effect    = "Allow"
+      Principal = "*"
+      Action    = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
+      Resource  = ["arn:aws:s3:::test-models", "arn:aws:s3:::test-models/*", "arn:aws:s3:::test-data", "arn:aws:s3:::test-data/*"]
+    }]
+    error_message = "the endpoint must admit reads of the named buckets and nothing else"
+  }
 }

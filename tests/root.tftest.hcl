@@ -33,6 +33,21 @@ run "defaults_compose_a_new_vpc_and_an_http_api" {
     condition     = output.image_uri == var.image_uri
     error_message = "the given image must be used"
   }
+
+  assert {
+    condition     = jsondecode(module.network.s3_endpoint_policy).Statement[0].Resource == [module.storage.bucket_arn, "${module.storage.bucket_arn}/*"]
+    error_message = "the S3 endpoint must admit this deployment's bucket alone"
+  }
+
+  assert {
+    condition     = module.network.inference_security_group_id != module.network.loader_security_group_id
+    error_message = "the inference function must have a security group of its own"
+  }
+
+  assert {
+    condition     = jsondecode(output.inference_invoke_policy).Statement[0].Action == "execute-api:Invoke"
+    error_message = "the root must say how to grant a caller"
+  }
 }
 
 run "existing_vpc_subnets_reach_the_functions" {

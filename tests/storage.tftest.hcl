@@ -5,10 +5,10 @@ mock_provider "aws" {
 }
 
 variables {
-  name                     = "test"
-  vpc_id                   = "vpc-0123456789abcdef0"
-  subnet_ids               = { "us-east-1a" = "subnet-0aaaaaaaaaaaaaaaa", "us-east-1b" = "subnet-0bbbbbbbbbbbbbbbb" }
-  lambda_security_group_id = "sg-0123456789abcdef0"
+  name                        = "test"
+  vpc_id                      = "vpc-0123456789abcdef0"
+  subnet_ids                  = { "us-east-1a" = "subnet-0aaaaaaaaaaaaaaaa", "us-east-1b" = "subnet-0bbbbbbbbbbbbbbbb" }
+  function_security_group_ids = { loader = "sg-0123456789abcdef0", inference = "sg-0fedcba9876543210" }
 }
 
 run "the_longest_name_gives_a_bucket_prefix_the_provider_accepts" {
@@ -58,12 +58,14 @@ run "functions_may_send_nfs_to_efs_only" {
   }
 
   assert {
-    condition = (
-      aws_vpc_security_group_egress_rule.lambda_to_efs.security_group_id == var.lambda_security_group_id &&
-      aws_vpc_security_group_egress_rule.lambda_to_efs.referenced_security_group_id == aws_security_group.efs.id &&
-      aws_vpc_security_group_egress_rule.lambda_to_efs.from_port == 2049
-    )
-    error_message = "the functions' group must reach EFS on 2049"
+    condition = alltrue([
+      for function, group in var.function_security_group_ids :
+      aws_vpc_security_group_egress_rule.functions_to_efs[function].security_group_id == group &&
+      aws_vpc_security_group_egress_rule.functions_to_efs[function].referenced_security_group_id == aws_security_group.efs.id &&
+      aws_vpc_security_group_egress_rule.functions_to_efs[function].from_port == 2049 &&
+      aws_vpc_security_group_egress_rule.functions_to_efs[function].to_port == 2049
+    ])
+    error_message = "each function's group must reach EFS on 2049"
   }
 }
 
@@ -107,13 +109,14 @@ run "efs_admits_nfs_only_from_the_functions" {
   }
 
   assert {
-    condition = (
-      aws_vpc_security_group_ingress_rule.efs_from_lambda.referenced_security_group_id == var.lambda_security_group_id &&
-      aws_vpc_security_group_ingress_rule.efs_from_lambda.from_port == 2049 &&
-      aws_vpc_security_group_ingress_rule.efs_from_lambda.to_port == 2049 &&
-      aws_vpc_security_group_ingress_rule.efs_from_lambda.cidr_ipv4 == null
-    )
-    error_message = "EFS must admit port 2049 from the functions' group only"
+    condition = alltrue([
+      for function, group in var.function_security_group_ids :
+      aws_vpc_security_group_ingress_rule.efs_from_functions[function].referenced_security_group_id == group &&
+      aws_vpc_security_group_ingress_rule.efs_from_functions[function].from_port == 2049 &&
+      aws_vpc_security_group_ingress_rule.efs_from_functions[function].to_port == 2049 &&
+      aws_vpc_security_group_ingress_rule.efs_from_functions[function].cidr_ipv4 == null
+    ]) && length(aws_vpc_security_group_ingress_rule.efs_from_functions) == 2
+    error_message = "EFS must admit port 2049 from the functions' groups only"
   }
 
   assert {

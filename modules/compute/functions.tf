@@ -38,7 +38,7 @@ resource "aws_lambda_function" "loader" {
 
   vpc_config {
     subnet_ids         = var.subnet_ids
-    security_group_ids = var.security_group_ids
+    security_group_ids = var.loader_security_group_ids
   }
 
   file_system_config {
@@ -58,7 +58,7 @@ resource "aws_lambda_function" "loader" {
   depends_on = [
     aws_cloudwatch_log_group.loader,
     aws_iam_role_policy.loader,
-    aws_iam_role_policy_attachment.loader_eni,
+    aws_iam_role_policy.loader_eni,
   ]
 }
 
@@ -80,7 +80,7 @@ resource "aws_lambda_function" "inference" {
 
   vpc_config {
     subnet_ids         = var.subnet_ids
-    security_group_ids = var.security_group_ids
+    security_group_ids = var.inference_security_group_ids
   }
 
   file_system_config {
@@ -110,7 +110,7 @@ resource "aws_lambda_function" "inference" {
   depends_on = [
     aws_cloudwatch_log_group.inference,
     aws_iam_role_policy.inference,
-    aws_iam_role_policy_attachment.inference_eni,
+    aws_iam_role_policy.inference_eni,
   ]
 }
 

@@ -84,16 +84,64 @@ resource "aws_iam_role" "inference" {
   tags = merge({ Name = local.inference_name }, var.tags)
 }
 
-# What a function in a VPC needs, as the Lambda documentation lists it (network interfaces, DescribeSubnets, logs):
-# the AWS managed execution role for VPC access.
-resource "aws_iam_role_policy_attachment" "loader_eni" {
-  role       = aws_iam_role.loader.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+# What Lambda needs to attach a function to the VPC (the network-interface actions of the Lambda documentation),
+# written out rather than the managed AWSLambdaVPCAccessExecutionRole, whose logs:* on every resource a function
+# does not need. The Deny on lambda:SourceFunctionArn leaves them to Lambda's own calls: the same actions made
+# with the credentials function code holds carry the function's ARN in that key, and are refused.
+locals {
+  eni_actions = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+  ]
+
+  function_arns = {
+    loader    = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.loader_name}"
+    inference = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.inference_name}"
+  }
+
+  eni_policies = {
+    for function, arn in local.function_arns : function => {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid      = "ManageNetworkInterfacesInThisAccount"
+          Effect   = "Allow"
+          Action   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+          Resource = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:*"
+        },
+        {
+          # Describe actions take no resource: the documentation requires "*".
+          Sid      = "DescribeNetwork"
+          Effect   = "Allow"
+          Action   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+          Resource = "*"
+        },
+        {
+          Sid       = "NotFromFunctionCode"
+          Effect    = "Deny"
+          Action    = local.eni_actions
+          Resource  = "*"
+          Condition = { ArnEquals = { "lambda:SourceFunctionArn" = [arn, "${arn}:*"] } }
+        },
+      ]
+    }
+  }
 }
 
-resource "aws_iam_role_policy_attachment" "inference_eni" {
-  role       = aws_iam_role.inference.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+resource "aws_iam_role_policy" "loader_eni" {
+  name   = "network-interfaces"
+  role   = aws_iam_role.loader.id
+  policy = jsonencode(local.eni_policies.loader)
+}
+
+resource "aws_iam_role_policy" "inference_eni" {
+  name   = "network-interfaces"
+  role   = aws_iam_role.inference.id
+  policy = jsonencode(local.eni_policies.inference)
 }
 
 resource "aws_iam_role_policy" "loader" {

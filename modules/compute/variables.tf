@@ -14,8 +14,13 @@ variable "subnet_ids" {
   type        = list(string)
 }
 
-variable "security_group_ids" {
-  description = "Security groups of the functions."
+variable "inference_security_group_ids" {
+  description = "Security groups of the inference function: NFS to EFS and nothing else (it reads models from EFS alone)."
+  type        = list(string)
+}
+
+variable "loader_security_group_ids" {
+  description = "Security groups of the loader: NFS to EFS and HTTPS to S3."
   type        = list(string)
 }
 

@@ -104,16 +104,65 @@ resource "aws_vpc_endpoint" "s3" {
   vpc_endpoint_type = "Gateway"
   route_table_ids   = local.route_table_ids
 
+  # Only this deployment's buckets, and only the reads the loader makes: code that got into a function cannot carry
+  # data out to a bucket of its own through this endpoint. Other buckets reached from these route tables are named
+  # in s3_endpoint_bucket_arns too.
+  policy = length(var.s3_endpoint_bucket_arns) == 0 ? null : jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "ReadThisDeploymentsBuckets"
+        Effect    = "Allow"
+        Principal = "*"
+        Action    = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
+        Resource  = flatten([for arn in var.s3_endpoint_bucket_arns : [arn, "${arn}/*"]])
+      },
+    ]
+  })
+
   tags = merge({ Name = "${var.name}-s3" }, var.tags)
 }
 
-# Shared by both functions; the storage module adds the NFS rule towards the EFS group.
-resource "aws_security_group" "lambda" {
-  name_prefix = "${var.name}-lambda-"
-  description = "Functions of ${var.name}: NFS to EFS and HTTPS to S3 only"
+moved {
+  from = aws_security_group.lambda
+  to   = aws_security_group.loader
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.lambda_s3
+  to   = aws_vpc_security_group_egress_rule.loader_s3
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.lambda_https
+  to   = aws_vpc_security_group_egress_rule.loader_https
+}
+
+# The inference function's group: the storage module adds NFS to EFS, and nothing else goes out. It reads models
+# from EFS alone, so it has no network path to S3 (or anywhere else).
+resource "aws_security_group" "inference" {
+  name_prefix = "${var.name}-inference-"
+  description = "Inference function of ${var.name}: NFS to EFS only"
   vpc_id      = local.vpc_id
 
-  tags = merge({ Name = "${var.name}-lambda" }, var.tags)
+  tags = merge({ Name = "${var.name}-inference" }, var.tags)
+
+  timeouts {
+    delete = "60m"
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# The loader's group; the storage module adds the NFS rule towards the EFS group.
+resource "aws_security_group" "loader" {
+  name_prefix = "${var.name}-loader-"
+  description = "Loader of ${var.name}: NFS to EFS and HTTPS to S3 only"
+  vpc_id      = local.vpc_id
+
+  tags = merge({ Name = "${var.name}-loader" }, var.tags)
 
   timeouts {
     delete = "60m"
@@ -140,10 +189,10 @@ resource "aws_security_group" "lambda" {
 }
 
 # HTTPS to S3 through the endpoint this module creates or, when the VPC already has one, through S3's prefix list.
-resource "aws_vpc_security_group_egress_rule" "lambda_s3" {
+resource "aws_vpc_security_group_egress_rule" "loader_s3" {
   count = var.create_s3_endpoint && length(aws_vpc_endpoint.s3) == 0 ? 0 : 1
 
-  security_group_id = aws_security_group.lambda.id
+  security_group_id = aws_security_group.loader.id
   description       = "HTTPS to S3 through the gateway endpoint"
   ip_protocol       = "tcp"
   from_port         = 443
@@ -153,10 +202,10 @@ resource "aws_vpc_security_group_egress_rule" "lambda_s3" {
   tags = merge({ Name = "${var.name}-lambda-s3" }, var.tags)
 }
 
-resource "aws_vpc_security_group_egress_rule" "lambda_https" {
+resource "aws_vpc_security_group_egress_rule" "loader_https" {
   for_each = toset(var.https_egress_cidr_blocks)
 
-  security_group_id = aws_security_group.lambda.id
+  security_group_id = aws_security_group.loader.id
   description       = "HTTPS egress to ${each.value}"
   ip_protocol       = "tcp"
   from_port         = 443

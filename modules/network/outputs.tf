@@ -18,12 +18,22 @@ output "route_table_ids" {
   value       = local.route_table_ids
 }
 
+output "s3_endpoint_policy" {
+  description = "Policy of the S3 gateway endpoint (JSON), or null when it is open or not created."
+  value       = try(aws_vpc_endpoint.s3[0].policy, null)
+}
+
 output "s3_endpoint_id" {
   description = "ID of the S3 gateway endpoint, or null when not created."
   value       = try(aws_vpc_endpoint.s3[0].id, null)
 }
 
-output "lambda_security_group_id" {
-  description = "Security group of both functions."
-  value       = aws_security_group.lambda.id
+output "loader_security_group_id" {
+  description = "Security group of the loader: NFS to EFS (added by the storage module) and HTTPS to S3."
+  value       = aws_security_group.loader.id
+}
+
+output "inference_security_group_id" {
+  description = "Security group of the inference function: NFS to EFS (added by the storage module) and nothing else."
+  value       = aws_security_group.inference.id
 }

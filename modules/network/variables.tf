@@ -70,8 +70,15 @@ variable "create_s3_endpoint" {
   default     = true
 }
 
+variable "s3_endpoint_bucket_arns" {
+  description = "Buckets the S3 gateway endpoint admits (reads only); empty leaves the endpoint's policy open. The root passes this deployment's buckets; in an existing VPC, add the buckets other workloads of route_table_ids read."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
 variable "https_egress_cidr_blocks" {
-  description = "Extra HTTPS egress for the functions, e.g. [\"0.0.0.0/0\"] behind an existing NAT gateway."
+  description = "Extra HTTPS egress for the loader, e.g. [\"0.0.0.0/0\"] behind an existing NAT gateway."
   type        = list(string)
   default     = []
 }

@@ -18,26 +18,40 @@ resource "aws_security_group" "efs" {
   }
 }
 
-resource "aws_vpc_security_group_ingress_rule" "efs_from_lambda" {
+moved {
+  from = aws_vpc_security_group_ingress_rule.efs_from_lambda
+  to   = aws_vpc_security_group_ingress_rule.efs_from_functions["loader"]
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.lambda_to_efs
+  to   = aws_vpc_security_group_egress_rule.functions_to_efs["loader"]
+}
+
+resource "aws_vpc_security_group_ingress_rule" "efs_from_functions" {
+  for_each = var.function_security_group_ids
+
   security_group_id            = aws_security_group.efs.id
-  description                  = "NFS from the functions"
+  description                  = "NFS from the ${each.key} function"
   ip_protocol                  = "tcp"
   from_port                    = 2049
   to_port                      = 2049
-  referenced_security_group_id = var.lambda_security_group_id
+  referenced_security_group_id = each.value
 
-  tags = merge({ Name = "${var.name}-efs-nfs" }, var.tags)
+  tags = merge({ Name = "${var.name}-efs-nfs-${each.key}" }, var.tags)
 }
 
-resource "aws_vpc_security_group_egress_rule" "lambda_to_efs" {
-  security_group_id            = var.lambda_security_group_id
+resource "aws_vpc_security_group_egress_rule" "functions_to_efs" {
+  for_each = var.function_security_group_ids
+
+  security_group_id            = each.value
   description                  = "NFS to the model file system"
   ip_protocol                  = "tcp"
   from_port                    = 2049
   to_port                      = 2049
   referenced_security_group_id = aws_security_group.efs.id
 
-  tags = merge({ Name = "${var.name}-lambda-nfs" }, var.tags)
+  tags = merge({ Name = "${var.name}-${each.key}-nfs" }, var.tags)
 }
 
 resource "aws_efs_mount_target" "this" {

@@ -19,9 +19,9 @@ variable "subnet_ids" {
   type        = map(string)
 }
 
-variable "lambda_security_group_id" {
-  description = "Security group of the functions: the only source admitted to NFS on the file system."
-  type        = string
+variable "function_security_group_ids" {
+  description = "Security groups of the functions, keyed by a name known at plan time (loader, inference): the only sources admitted to NFS on the file system, each given NFS egress to it."
+  type        = map(string)
 }
 
 variable "bucket_name" {
