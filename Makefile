@@ -15,7 +15,7 @@ help: ## List the targets
 
 venv: $(VENV)/.installed ## Create the virtual environment with the pinned requirements
 
-$(VENV)/.installed: docker/requirements.txt requirements-dev.txt requirements-cli.txt pyproject.toml scripts/venv.sh
+$(VENV)/.installed: docker/requirements.in requirements-dev.txt requirements-cli.txt pyproject.toml scripts/venv.sh
 	scripts/venv.sh $(VENV)
 
 demo: venv ## Run the whole flow on the local stack and print predictions
@@ -55,7 +55,11 @@ image-test: venv ## Build the image with buildah on a local Lambda-like base and
 	PYTHON=$(PY) scripts/image-test.sh
 
 # ---------------------------------------------------------------- Terraform
-.PHONY: tf-test checkov
+.PHONY: tf-test checkov lock
+
+lock: ## Hash-lock docker/requirements.txt from the pins in docker/requirements.in (needs the package index)
+	scripts/lock.sh
+
 
 tf-test: ## Terraform: init from the mirror, fmt, validate each root, terraform test with a mocked provider
 	scripts/terraform-check.sh

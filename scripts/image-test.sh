@@ -4,7 +4,7 @@
 # against an S3 emulator on loopback (see scripts/image/proof.py).
 #
 # Everything is cached under .cache/image: the base is rebuilt only when its recipe or the mirror changes, and the
-# project image reuses its dependency layer until docker/requirements.txt changes. Needs root (debootstrap, chroot);
+# project image reuses its dependency layer until docker/requirements.txt (the lock) changes. Needs root (debootstrap, chroot);
 # buildah and debootstrap are installed with apt-get when missing.
 set -euo pipefail
 

@@ -41,6 +41,21 @@ run "image_is_built_from_docker_and_lambdas_with_a_content_hash_tag" {
     condition     = can(regex("^[0-9a-f]{24}$", local.image_tag)) && contains(local.image_files, "lambdas/common/settings.py") && contains(local.image_files, "docker/requirements.txt")
     error_message = "the tag must hash the files of docker/ and lambdas/"
   }
+
+  assert {
+    condition     = contains(local.image_files, ".dockerignore") && contains(local.image_files, "docker/Dockerfile")
+    error_message = "what the build sees (.dockerignore) and the base image's digest (in the Dockerfile) must be part of the tag"
+  }
+
+  assert {
+    condition = jsondecode(aws_ecr_lifecycle_policy.this[0].policy).rules[0] == {
+      rulePriority = 1
+      description  = "Never expire the image the functions run"
+      selection    = { tagStatus = "tagged", tagPatternList = [local.image_tag], countType = "imageCountMoreThan", countNumber = 1 }
+      action       = { type = "expire" }
+    } && jsondecode(aws_ecr_lifecycle_policy.this[0].policy).rules[1].selection.tagStatus == "any"
+    error_message = "the lifecycle's first rule must hold the running tag, so the count rule after it never expires it"
+  }
 }
 
 run "docker_builds_without_provenance_attestations" {

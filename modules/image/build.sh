@@ -4,7 +4,8 @@ set -eu
 repository=${IMAGE#*/}
 repository=${repository%:*}
 tag=${IMAGE##*:}
-status=$(curl -s -o /dev/null -w '%{http_code}' -u "$USERNAME:$PASSWORD" \
+# The registry password reaches curl and the builder on stdin, never on a command line another process could read.
+status=$(printf 'user = "%s:%s"\n' "$USERNAME" "$PASSWORD" | curl -s -K - -o /dev/null -w '%{http_code}' \
   -H 'Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' \
   -I "https://$REGISTRY/v2/$repository/manifests/$tag" || true)
 if [ "$status" = 200 ]; then

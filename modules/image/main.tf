@@ -22,17 +22,33 @@ resource "aws_ecr_lifecycle_policy" "this" {
   count = local.build_image ? 1 : 0
 
   repository = aws_ecr_repository.this[0].name
+  # The image the functions run is matched by the first rule, which never expires it (there is only one image with
+  # its tag): an image matched by a rule cannot be expired by a later one, so the count below can never take it,
+  # however many images are pushed after it.
   policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the ${var.ecr_keep_images} most recent images"
-      selection = {
-        tagStatus   = "any"
-        countType   = "imageCountMoreThan"
-        countNumber = var.ecr_keep_images
-      }
-      action = { type = "expire" }
-    }]
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Never expire the image the functions run"
+        selection = {
+          tagStatus      = "tagged"
+          tagPatternList = [local.image_tag]
+          countType      = "imageCountMoreThan"
+          countNumber    = 1
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Keep the ${var.ecr_keep_images} most recent images"
+        selection = {
+          tagStatus   = "any"
+          countType   = "imageCountMoreThan"
+          countNumber = var.ecr_keep_images
+        }
+        action = { type = "expire" }
+      },
+    ]
   })
 }
 
@@ -50,7 +66,9 @@ locals {
 
   # The tag is a hash of everything the image is built from, so an unchanged tree never rebuilds and a changed one
   # always gets a new (immutable) tag.
+  # .dockerignore decides what the build sees, and the Dockerfile names the base image by digest: both are hashed.
   image_files = local.build_image ? sort(concat(
+    [".dockerignore"],
     [for file in fileset(local.source_dir, "docker/**") : file if !strcontains(file, "__pycache__")],
     [for file in fileset(local.source_dir, "lambdas/**") : file if !strcontains(file, "__pycache__") && !endswith(file, ".pyc")],
   )) : []
