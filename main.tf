@@ -33,6 +33,7 @@ module "storage" {
   efs_throughput_mode                = var.efs_throughput_mode
   model_prefix                       = var.model_prefix
   model_publisher_arns               = var.model_publisher_arns
+  enable_bucket_audit_trail          = var.enable_bucket_audit_trail
 }
 
 module "image" {

@@ -72,3 +72,8 @@ output "model_publisher_arns" {
   description = "Who may put and delete models in the bucket (the bucket policy denies everyone else): the deploying identity's role and model_publisher_arns."
   value       = module.storage.model_publisher_arns
 }
+
+output "audit_trail_arn" {
+  description = "CloudTrail trail of the model bucket's object events, or null when enable_bucket_audit_trail is off."
+  value       = module.storage.audit_trail_arn
+}

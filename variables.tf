@@ -113,6 +113,12 @@ variable "model_prefix" {
   default     = ""
 }
 
+variable "enable_bucket_audit_trail" {
+  description = "Record the model bucket's object-level events (who put, deleted or read which model) in a CloudTrail trail; billed per event. null takes the storage module's default (off)."
+  type        = bool
+  default     = null
+}
+
 variable "model_publisher_arns" {
   description = "IAM roles and users (ARNs, wildcards allowed) that may put and delete models beside the identity that deploys; the bucket policy denies every other principal."
   type        = list(string)

@@ -234,3 +234,41 @@ run "storage_is_private_encrypted_and_tls_only" {
     error_message = "ACLs must be disabled on the model bucket"
   }
 }
+
+run "no_audit_trail_unless_asked" {
+  module {
+    source = "./modules/storage"
+  }
+
+  assert {
+    condition     = length(aws_cloudtrail.models) == 0 && length(aws_s3_bucket.audit) == 0 && output.audit_trail_arn == null
+    error_message = "the audit trail is billed per event: off by default"
+  }
+}
+
+run "the_audit_trail_records_who_touched_which_model" {
+  module {
+    source = "./modules/storage"
+  }
+
+  variables {
+    enable_bucket_audit_trail = true
+  }
+
+  assert {
+    condition = (
+      aws_cloudtrail.models[0].enable_log_file_validation &&
+      aws_cloudtrail.models[0].s3_bucket_name == aws_s3_bucket.audit[0].id &&
+      flatten([for selector in aws_cloudtrail.models[0].advanced_event_selector[0].field_selector : selector.starts_with if selector.field == "resources.ARN"]) == ["${aws_s3_bucket.this.arn}/"]
+    )
+    error_message = "the trail must record the model bucket's object events, with validated log files, in its own bucket"
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in jsondecode(aws_s3_bucket_policy.audit[0].policy).Statement :
+      statement.Effect == "Deny" && statement.Condition == { Bool = { "aws:SecureTransport" = "false" } }
+    ]) && aws_s3_bucket_public_access_block.audit[0].restrict_public_buckets
+    error_message = "the audit bucket must be private and TLS-only, as the model bucket is"
+  }
+}

@@ -2,6 +2,8 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+data "aws_region" "current" {}
+
 # The role (not the session) the deploying identity acts as: what the bucket policy names as a publisher.
 data "aws_iam_session_context" "deployer" {
   arn = data.aws_caller_identity.current.arn

@@ -45,3 +45,13 @@ output "model_publisher_arns" {
   description = "Who may put and delete models: the deploying identity's role and model_publisher_arns."
   value       = local.model_publishers
 }
+
+output "audit_trail_arn" {
+  description = "ARN of the CloudTrail trail of the model bucket's object events, or null when enable_bucket_audit_trail is off."
+  value       = try(aws_cloudtrail.models[0].arn, null)
+}
+
+output "audit_bucket_name" {
+  description = "Bucket holding the audit trail's log files, or null when enable_bucket_audit_trail is off."
+  value       = try(aws_s3_bucket.audit[0].id, null)
+}

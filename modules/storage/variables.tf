@@ -78,3 +78,22 @@ variable "model_publisher_arns" {
     error_message = "model_publisher_arns must hold IAM role or user ARNs, e.g. arn:aws:iam::123456789012:role/ml-publisher."
   }
 }
+
+variable "enable_bucket_audit_trail" {
+  description = "Record every object-level event of the model bucket (who put, deleted or read which model) in a CloudTrail trail, into a bucket of its own; data events are billed per event."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "audit_log_retention_days" {
+  description = "Days the audit trail's log files are kept."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = var.audit_log_retention_days >= 1
+    error_message = "audit_log_retention_days must be 1 or more."
+  }
+}
