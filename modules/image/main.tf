@@ -68,7 +68,7 @@ locals {
   # always gets a new (immutable) tag.
   # .dockerignore decides what the build sees, and the Dockerfile names the base image by digest: both are hashed.
   image_files = local.build_image ? sort(concat(
-    [".dockerignore"],
+    tolist(fileset(local.source_dir, ".dockerignore")),
     [for file in fileset(local.source_dir, "docker/**") : file if !strcontains(file, "__pycache__")],
     [for file in fileset(local.source_dir, "lambdas/**") : file if !strcontains(file, "__pycache__") && !endswith(file, ".pyc")],
   )) : []

@@ -117,6 +117,7 @@ def test_apply_logs_in_with_the_providers_token_builds_from_the_repository_root_
     assert build[-1] == str(tmp_path / "repo")
     assert lines[3] == f"builder --root /tmp/store push {tag}"
     assert len(lines) == 4, lines
+    assert not any("fake-password" in line for line in lines)  # on stdin only, never in a command's arguments
 
 
 def test_a_tag_the_registry_already_holds_is_reused_not_built_again(tmp_path: Path) -> None:
