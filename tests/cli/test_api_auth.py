@@ -3,50 +3,31 @@ the service and region the URL names, else nothing; checked against the local ga
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from local_stack.authorization import IamAuthorizer
-from local_stack.gateway import InferenceGateway
 from local_stack.stack import local_credentials
 from serverless_sklearn.deployment import Api, BearerAuth, DeploymentError, SigV4Auth, api_auth
 from serverless_sklearn.signing import Scope
+from tests.support.gateway import Recorder, running_gateway
 
 
-class Echo:
-    """Answers 200 with nothing and keeps the events it was given."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def __call__(self, event: dict[str, Any]) -> Any:
-        self.events.append(event)
-        return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": "{}"}
-
-
-def serve(authorizer: IamAuthorizer | None, echo: Echo | None = None) -> Iterator[tuple[str, Echo]]:
-    echo = echo or Echo()
-    server = InferenceGateway("127.0.0.1", 0, echo, quiet=True, authorizer=authorizer)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}", echo
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def serve(authorizer: IamAuthorizer | None, recorder: Recorder | None = None) -> Iterator[tuple[str, Recorder]]:
+    recorder = recorder or Recorder()
+    with running_gateway(recorder, authorizer) as server:
+        yield f"http://127.0.0.1:{server.port}", recorder
 
 
 @pytest.fixture
-def iam_gateway() -> Iterator[tuple[str, Echo]]:
+def iam_gateway() -> Iterator[tuple[str, Recorder]]:
     yield from serve(IamAuthorizer(local_credentials(), "us-east-1"))
 
 
 @pytest.fixture
-def open_gateway() -> Iterator[tuple[str, Echo]]:
+def open_gateway() -> Iterator[tuple[str, Recorder]]:
     yield from serve(None)
 
 
@@ -60,7 +41,7 @@ def stack_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("stack_credentials")
-def test_requests_are_signed_with_boto3s_credentials(iam_gateway: tuple[str, Echo]) -> None:
+def test_requests_are_signed_with_boto3s_credentials(iam_gateway: tuple[str, Recorder]) -> None:
     url, echo = iam_gateway
     api = Api(url, api_auth(url, None))
 
@@ -70,7 +51,7 @@ def test_requests_are_signed_with_boto3s_credentials(iam_gateway: tuple[str, Ech
     assert '--aws-sigv4 "aws:amz:us-east-1:execute-api"' in api.curl_options
 
 
-def test_a_token_is_sent_as_a_bearer_and_replaces_the_signature(open_gateway: tuple[str, Echo]) -> None:
+def test_a_token_is_sent_as_a_bearer_and_replaces_the_signature(open_gateway: tuple[str, Recorder]) -> None:
     url, echo = open_gateway
     api = Api(url, api_auth(url, "header.payload.signature"))
 
@@ -79,7 +60,7 @@ def test_a_token_is_sent_as_a_bearer_and_replaces_the_signature(open_gateway: tu
     assert "$SERVERLESS_SKLEARN_TOKEN" in api.curl_options
 
 
-def test_an_unsigned_call_to_an_iam_api_is_one_line_saying_what_to_do(iam_gateway: tuple[str, Echo]) -> None:
+def test_an_unsigned_call_to_an_iam_api_is_one_line_saying_what_to_do(iam_gateway: tuple[str, Recorder]) -> None:
     url, echo = iam_gateway
 
     with pytest.raises(DeploymentError, match=r"refused the caller \(403\).*--token") as refused:
@@ -89,13 +70,10 @@ def test_an_unsigned_call_to_an_iam_api_is_one_line_saying_what_to_do(iam_gatewa
     assert echo.events == []
 
 
-class Forbidding(Echo):
-    def __call__(self, event: dict[str, Any]) -> Any:
-        return {"statusCode": 403, "body": '{"error": "model x is not yours"}'}
-
-
 def test_the_functions_own_403_is_an_answer_not_a_refusal() -> None:
-    for url, _ in serve(None, Forbidding()):
+    forbidding = Recorder()
+    forbidding.answer = {"statusCode": 403, "body": '{"error": "model x is not yours"}'}
+    for url, _ in serve(None, forbidding):
         assert Api(url, None).call("GET", "/v2") == (403, {"error": "model x is not yours"})
 
 

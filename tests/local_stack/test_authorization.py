@@ -7,7 +7,6 @@ import http.client
 import json
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +18,7 @@ from local_stack.authorization import IamAuthorizer, authorization_type
 from local_stack.gateway import InferenceGateway
 from local_stack.stack import local_credentials
 from serverless_sklearn.signing import Scope, sign
+from tests.support.gateway import Recorder, running_gateway
 
 ROUTES = [
     ("GET", "/v2"),
@@ -35,15 +35,6 @@ JSON = {"content-type": "application/json"}
 STACK_SCOPE = Scope("execute-api", "us-east-1")
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def __call__(self, event: dict[str, Any]) -> Any:
-        self.events.append(event)
-        return {"statusCode": 200, "headers": JSON, "body": "{}"}
-
-
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
@@ -57,15 +48,8 @@ def clock() -> list[float]:
 @pytest.fixture
 def gateway(recorder: Recorder, clock: list[float]) -> Iterator[InferenceGateway]:
     authorizer = IamAuthorizer(local_credentials(), "us-east-1", clock=lambda: clock[0])
-    server = InferenceGateway("127.0.0.1", 0, recorder, quiet=True, authorizer=authorizer)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with running_gateway(recorder, authorizer) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def send(

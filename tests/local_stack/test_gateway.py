@@ -13,20 +13,7 @@ from typing import Any
 import pytest
 
 from local_stack.gateway import MAX_GATEWAY_BODY_BYTES, InferenceGateway
-
-
-class Recorder:
-    """Stands in for the handler: remembers the events and answers with whatever the test sets."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.answer: Any = {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": "{}"}
-
-    def __call__(self, event: dict[str, Any]) -> Any:
-        self.events.append(event)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
+from tests.support.gateway import Recorder, running_gateway
 
 
 @pytest.fixture
@@ -36,16 +23,8 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def gateway(recorder: Recorder) -> Iterator[InferenceGateway]:
-    server = InferenceGateway("127.0.0.1", 0, recorder, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with running_gateway(recorder) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def send(
