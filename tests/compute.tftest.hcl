@@ -89,24 +89,24 @@ run "notification_targets_the_loader_for_created_and_removed_models" {
   }
 
   assert {
-    condition     = length(aws_s3_bucket_notification.this.lambda_function) == 7
-    error_message = "one notification per allowed format, per probe sample format, for MLmodel and for MLflow input examples are expected"
+    condition     = length(aws_s3_bucket_notification.this.lambda_function) == 8
+    error_message = "one notification per allowed format, per probe sample format, for MLmodel, for serving settings and for MLflow input examples are expected"
   }
 
   assert {
     condition = alltrue([
       for config in aws_s3_bucket_notification.this.lambda_function :
       config.lambda_function_arn == aws_lambda_function.loader.arn && (
-        startswith(config.filter_suffix, ".") || config.filter_suffix == "MLmodel"
+        startswith(config.filter_suffix, ".") || contains(["MLmodel", "serving.json"], config.filter_suffix)
         ? toset(config.events) == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
         : toset(config.events) == toset(["s3:ObjectCreated:*"])
       )
     ])
-    error_message = "models and MLmodel files must notify the loader on created and removed events, samples and input examples on created events"
+    error_message = "models, MLmodel files and serving settings must notify the loader on created and removed events, samples and input examples on created events"
   }
 
   assert {
-    condition     = toset([for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix]) == toset([".joblib", ".pkl", ".skops", "MLmodel", "sample.json", "sample.npy", "input_example.json"])
+    condition     = toset([for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix]) == toset([".joblib", ".pkl", ".skops", "MLmodel", "serving.json", "sample.json", "sample.npy", "input_example.json"])
     error_message = "the suffix filters must follow allowed_model_formats, plus MLflow's files and the probe samples"
   }
 
@@ -221,8 +221,8 @@ run "skops_only_deployment_neither_loads_nor_is_notified_of_pickles" {
   }
 
   assert {
-    condition     = [for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix] == [".skops", "MLmodel", "sample.json", "sample.npy", "input_example.json"]
-    error_message = "only .skops uploads, probe samples (which sign a model with or without the fast path) and MLflow directories' MLmodel and input example may notify the loader"
+    condition     = [for config in aws_s3_bucket_notification.this.lambda_function : config.filter_suffix] == [".skops", "MLmodel", "serving.json", "sample.json", "sample.npy", "input_example.json"]
+    error_message = "only .skops uploads, probe samples (which sign a model with or without the fast path), serving settings and MLflow directories' MLmodel and input example may notify the loader"
   }
 }
 

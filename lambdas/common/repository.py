@@ -160,6 +160,16 @@ def version_prefix(key: str, prefix: str = "") -> VersionPrefix | None:
     return VersionPrefix(parts[0], version, f"{prefix}{parts[0]}/{parts[1]}/", parts[2])
 
 
+def parse_settings_key(key: str, prefix: str = "", filename: str = "serving.json") -> str | None:
+    """The model whose serving settings a key holds (``<prefix>NAME/serving.json``), or None for any other key."""
+    if not key.startswith(prefix) or "\x00" in key or "\\" in key:
+        return None
+    parts = key[len(prefix) :].split("/")
+    if len(parts) != 2 or parts[1] != filename or not is_valid_name(parts[0]):
+        return None
+    return parts[0]
+
+
 def _split_suffix(filename: str) -> tuple[str, str]:
     stem, dot, extension = filename.rpartition(".")
     if not dot or not stem:

@@ -22,6 +22,7 @@ class Verdict:
     refused_at: str  # ISO 8601, UTC
     sha256: str | None = None  # of the refused model file, once it was read
     fingerprint: str | None = None  # the S3 objects an MLflow directory was refused from
+    etag: str | None = None  # of the refused object, so the uploader can tell its upload was the one refused
 
     def to_json(self) -> bytes:
         return json.dumps({"format": FORMAT_VERSION, **asdict(self)}, indent=2, sort_keys=True).encode()
@@ -38,6 +39,7 @@ class Verdict:
                 refused_at=str(data["refused_at"]),
                 sha256=_optional(data.get("sha256")),
                 fingerprint=_optional(data.get("fingerprint")),
+                etag=_optional(data.get("etag")),
             )
         except (ValueError, KeyError, TypeError):
             return None

@@ -34,6 +34,7 @@ from lambdas.common.repository import (
     SampleKey,
     parse_key,
     parse_sample_key,
+    parse_settings_key,
     version_dir,
     version_prefix,
 )
@@ -47,6 +48,7 @@ from lambdas.loader.publish import publish_model, recheck_fast_path
 from lambdas.loader.refusals import record_verdict
 from lambdas.loader.removal import remove_model
 from lambdas.loader.s3 import S3Reader
+from lambdas.loader.serving import publish_settings, refuse_settings, remove_settings
 from lambdas.loader.state import KeyState, LockTimeout, model_lock, read_key_state, write_key_state
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -138,6 +140,16 @@ def _process(s3: S3Reader, raw: Mapping[str, Any], settings: Settings, lock_time
         return Outcome(
             Status.REJECTED, f"the loader serves bucket {settings.model_bucket!r} (MODEL_BUCKET) alone", **where
         )
+    serving_of = parse_settings_key(obj.key, settings.model_prefix)
+    if serving_of is not None:
+        where["model"] = serving_of
+        try:
+            with model_lock(settings.model_dir, serving_of, lock_timeout):
+                return _apply_settings(s3, record, serving_of, settings, where)
+        except (TransientFailure, LockTimeout, OSError, BotoCoreError) as error:
+            return Outcome(Status.RETRY, f"{type(error).__name__}: {error}", error=error, **where)
+        except Exception as error:  # as for models: keep the event by retrying it
+            return Outcome(Status.RETRY, f"unexpected {type(error).__name__}: {error}", error=error, **where)
     prefixed = version_prefix(obj.key, settings.model_prefix)
     sample = parse_sample_key(obj.key, settings.model_prefix)
     target: ModelKey | None = None
@@ -180,8 +192,9 @@ _DIRECTORY_STATUS = {
 }
 
 
-def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings, where: dict[str, Any]) -> Outcome:
-    obj, model_dir = record.object, settings.model_dir
+def _out_of_order(record: S3Record, model_dir: Path, where: dict[str, Any]) -> Outcome | None:
+    """A skip when the key's last applied event is this one or a newer one, else None."""
+    obj = record.object
     last = read_key_state(model_dir, obj.bucket, obj.key) if obj.sequencer else None
     if obj.sequencer and last is not None:
         order = compare_sequencers(obj.sequencer, last.sequencer)
@@ -190,6 +203,21 @@ def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings,
         if order < 0:
             after = "a delete" if last.deleted else "an upload"
             return Outcome(Status.SKIPPED, f"older than the last applied event ({after})", **where)
+    return None
+
+
+def _remember(record: S3Record, model_dir: Path) -> None:
+    obj = record.object
+    if obj.sequencer:
+        deleted = record.action is Action.REMOVED
+        write_key_state(model_dir, obj.bucket, obj.key, KeyState(sequencer=obj.sequencer, deleted=deleted))
+
+
+def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings, where: dict[str, Any]) -> Outcome:
+    obj, model_dir = record.object, settings.model_dir
+    skipped = _out_of_order(record, model_dir, where)
+    if skipped is not None:
+        return skipped
     try:
         if record.action is Action.CREATED:
             outcome = _publish(s3, record, target, settings, where)
@@ -204,9 +232,34 @@ def _apply(s3: S3Reader, record: S3Record, target: ModelKey, settings: Settings,
         outcome = Outcome(Status.FAILED, f"{type(error).__name__}: {error}", **where)
         if record.action is Action.CREATED:
             record_verdict(model_dir, target, obj.key, outcome.reason, sha256=error.sha256)
-    if obj.sequencer:
-        deleted = record.action is Action.REMOVED
-        write_key_state(model_dir, obj.bucket, obj.key, KeyState(sequencer=obj.sequencer, deleted=deleted))
+    _remember(record, model_dir)
+    return outcome
+
+
+def _apply_settings(s3: S3Reader, record: S3Record, name: str, settings: Settings, where: dict[str, Any]) -> Outcome:
+    """A model's serving settings uploaded or deleted: published, refused with a verdict, or removed."""
+    obj, model_dir = record.object, settings.model_dir
+    skipped = _out_of_order(record, model_dir, where)
+    if skipped is not None:
+        return skipped
+    try:
+        if record.action is Action.CREATED:
+            if not obj.sequencer:
+                ensure_current(s3, obj)
+            published = publish_settings(s3, obj, name, model_dir)
+            details = {"settings": published.settings.to_json(), "rollback_version": published.rollback_version}
+            outcome = Outcome(Status.PUBLISHED, "serving settings published", details=details, **where)
+        else:
+            if object_exists(s3, obj):  # this key, or its current version, is still in S3
+                raise Superseded(f"{obj.key} exists in S3")
+            removed = remove_settings(model_dir, name)
+            outcome = Outcome(Status.DELETED if removed.published else Status.SKIPPED, removed.reason, **where)
+    except Superseded as error:
+        return Outcome(Status.SKIPPED, f"superseded: {error}", **where)
+    except PermanentFailure as error:
+        refuse_settings(model_dir, name, obj, str(error))
+        outcome = Outcome(Status.FAILED, f"serving settings refused: {error}", **where)
+    _remember(record, model_dir)
     return outcome
 
 

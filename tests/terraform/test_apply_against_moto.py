@@ -148,6 +148,7 @@ def test_bucket_notifications_invoke_the_loader_for_created_and_removed_models(a
         ("models/", ".pkl"): created_and_removed,
         ("models/", ".skops"): created_and_removed,
         ("models/", "MLmodel"): created_and_removed,  # an MLflow directory comes and goes with its MLmodel
+        ("models/", "serving.json"): created_and_removed,  # a model's serving settings
         ("models/", "input_example.json"): {"s3:ObjectCreated:*"},
         ("models/", "sample.json"): {"s3:ObjectCreated:*"},
         ("models/", "sample.npy"): {"s3:ObjectCreated:*"},
