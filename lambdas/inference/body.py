@@ -1,5 +1,5 @@
-"""Reading a request body: size first, then media type, then JSON. The bare ``NaN`` token Python's ``json.dumps``
-writes is read as a missing value; ``Infinity`` is refused.
+"""Reading a request body, and writing an answer's. A request is read size first, then media type, then JSON. The
+bare ``NaN`` token Python's ``json.dumps`` writes is read as a missing value; ``Infinity`` is refused.
 
 Base64 bodies (binary tensors, and whatever API Gateway encodes) are decoded with pybase64, whose SIMD decoder
 is some forty times faster than the standard library's on a 1,000-row binary request. Bodies are parsed with
@@ -149,3 +149,14 @@ def read_json_object(
     if not isinstance(document, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(document).__name__}")
     return document
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def encode_json(body: Any) -> str:
+    """A response body as JSON text; output tensors' numpy arrays are written by orjson itself (NaN as null)."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the standard encoder takes it
+        return _ENCODER.encode(body)

@@ -24,10 +24,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.common.errors import InferenceError
 from lambdas.common.settings import Settings
-from lambdas.inference import binary
-from lambdas.inference.binary import BinaryAnswer
+from lambdas.inference.body import encode_json
+from lambdas.inference.exchange import Prediction
 from lambdas.inference.observability import count, flush, logger, set_request_id
-from lambdas.inference.routes import Route, configure, encode_json, hot_route, rejection, router, server_fault
+from lambdas.inference.routes import Route, answered, configure, hot_route, rejection, router, server_fault
 
 __all__ = ["configure", "lambda_handler"]
 
@@ -75,23 +75,21 @@ def _predict(
     event: dict[str, Any], route: Route, parameters: dict[str, str], context: LambdaContext | None
 ) -> dict[str, Any]:
     try:
-        result = route.handler(event, **parameters)
+        prediction: Prediction = route.handler(event, **parameters)
     except InferenceError as error:
         return _response(*rejection(error))
     except Exception:
         status, body = server_fault(context)
         return _response(status, body, {})
-    if isinstance(result, BinaryAnswer):
+    content_type, answer, headers = answered(prediction)
+    if isinstance(answer, bytes):
         return {
             "statusCode": 200,
-            "headers": {
-                "Content-Type": binary.CONTENT_TYPE,
-                "Inference-Header-Content-Length": str(len(result.header)),
-            },
-            "body": pybase64.b64encode(result.body).decode("ascii"),
+            "headers": {"Content-Type": content_type, **headers},
+            "body": pybase64.b64encode(answer).decode("ascii"),
             "isBase64Encoded": True,
         }
-    return _response(200, result, {})
+    return {"statusCode": 200, "headers": {**_JSON_HEADERS, **headers}, "body": answer, "isBase64Encoded": False}
 
 
 def _response(status: int, body: Any, headers: dict[str, str]) -> dict[str, Any]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
 
+import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -46,3 +49,42 @@ def flush() -> None:
         # With metrics disabled (POWERTOOLS_METRICS_DISABLED) Powertools writes nothing and keeps the set, which
         # would then grow and be flushed again on every request.
         metrics.clear_metrics()
+
+
+_METRICS_DISABLED = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in ("1", "true")
+# Per model (and per version) figures, one EMF line per prediction: the dashboard's and the alarms' source.
+_BY_MODEL = [["service", "model"], ["service", "model", "version"]]
+_UNITS = {"Latency": "Milliseconds"}
+
+
+def model_metrics(model: str, version: int | None, values: dict[str, float]) -> bytes | None:
+    """One EMF line (without its line end) of ``values`` for a model and, when known, the version that answered;
+    None when metrics are off."""
+    if _METRICS_DISABLED:
+        return None
+    dimensions = _BY_MODEL if version is not None else _BY_MODEL[:1]
+    body: dict[str, object] = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": dimensions,
+                    "Metrics": [{"Name": name, "Unit": _UNITS.get(name, "Count")} for name in values],
+                }
+            ],
+        },
+        "service": SERVICE,
+        "model": model,
+        **values,
+    }
+    if version is not None:
+        body["version"] = str(version)
+    return orjson.dumps(body)
+
+
+def write_lines(lines: list[bytes]) -> None:
+    """Write whole lines to the log stream at once (one write, so lines from one request stay together)."""
+    if lines:
+        sys.stdout.write(b"\n".join(lines).decode() + "\n")
+        sys.stdout.flush()

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-import orjson
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from lambdas.common.errors import InferenceError, MethodNotAllowed
 from lambdas.common.settings import Settings
-from lambdas.inference import binary, protocol, tensor_json
+from lambdas.inference import binary, exchange, protocol, tensor_json
 from lambdas.inference.binary import BinaryAnswer
-from lambdas.inference.body import body_bytes, body_text, header, parse_json, read_json_object
+from lambdas.inference.body import body_bytes, body_text, encode_json, header, parse_json, read_json_object
+from lambdas.inference.exchange import VERSION_HEADER, Prediction
 from lambdas.inference.observability import count, logger
 from lambdas.inference.service import InferenceService
 
@@ -52,7 +51,7 @@ def json_body(event: dict[str, Any], *, optional: bool = False, tensors: bool = 
     )
 
 
-def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any] | BinaryAnswer:
+def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> Prediction:
     """A JSON body, or the binary extension's JSON header and bytes: parsed into one typed request either way."""
     header_length = header(event.get("headers"), binary.HEADER_LENGTH)
     if header_length is None:
@@ -60,10 +59,10 @@ def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> di
     else:
         raw = body_bytes(event.get("body"), bool(event.get("isBase64Encoded")), service().settings.max_request_bytes)
         request = protocol.parse_v2(*binary.split_request(raw, header_length.strip()))
-    return protocol.render_v2(service().v2_infer(name, version, request))
+    return _predict(event, name, version, lambda model: service().v2_infer(model, request), protocol.render_v2)
 
 
-def invocations(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
+def invocations(event: dict[str, Any], name: str, version: str | None = None) -> Prediction:
     """MLflow's scoring protocol: its JSON bodies, or a CSV table with a header row."""
     content_type = header(event.get("headers"), "content-type") or ""
     if content_type.partition(";")[0].strip().lower() == "text/csv":
@@ -72,17 +71,54 @@ def invocations(event: dict[str, Any], name: str, version: str | None = None) ->
         request = protocol.parse_csv(text)
     else:
         request = protocol.parse_mlflow(json_body(event))
-    return protocol.render_rows("predictions", service().invocations(name, version, request))
+    return _predict(event, name, version, lambda model: service().invocations(model, request), _predictions)
 
 
-def v1_predict(event: dict[str, Any], name: str) -> dict[str, Any]:
+def v1_predict(event: dict[str, Any], name: str) -> Prediction:
     rows = protocol.parse_v1(json_body(event))
-    return protocol.render_rows("predictions", service().predict_rows(name, None, rows))
+    return _predict(event, name, None, lambda model: service().predict_rows(model, rows), _predictions)
 
 
-def original_infer(event: dict[str, Any]) -> dict[str, Any]:
+def original_infer(event: dict[str, Any]) -> Prediction:
     request = protocol.parse_original(json_body(event))
-    return protocol.render_rows("predicted_label", service().predict_rows(request.name, request.version, request.rows))
+    rows = request.rows
+    return _predict(
+        event, request.name, request.version, lambda model: service().predict_rows(model, rows), _predicted_label
+    )
+
+
+def _predict(
+    event: dict[str, Any],
+    name: str,
+    version: str | None,
+    answer: Callable[[Any], Any],
+    render: Callable[[Any], dict[str, Any] | BinaryAnswer],
+) -> Prediction:
+    return exchange.predict(service(), event, name, version, answer, render)
+
+
+def _predictions(tensor: Any) -> dict[str, Any]:
+    return protocol.render_rows("predictions", tensor)
+
+
+def _predicted_label(tensor: Any) -> dict[str, Any]:
+    return protocol.render_rows("predicted_label", tensor)
+
+
+def serving(event: dict[str, Any], name: str) -> dict[str, Any]:
+    return service().serving(name)
+
+
+def answered(prediction: Prediction) -> tuple[str, str | bytes, dict[str, str]]:
+    """A prediction's content type, body and headers, as both the fast path and the resolver send them; what
+    follows the answer (metrics, shadow, capture) is done here, once the body exists."""
+    rendered = prediction.body
+    content_type, body = exchange.encoded(rendered)
+    headers = {VERSION_HEADER: str(prediction.version)}
+    if isinstance(rendered, BinaryAnswer):
+        headers[binary.HEADER_NAME] = str(len(rendered.header))
+    exchange.follow_up(service(), prediction, content_type, body)
+    return content_type, body, headers
 
 
 def v2_metadata(event: dict[str, Any], name: str, version: str | None = None) -> dict[str, Any]:
@@ -150,6 +186,7 @@ ROUTES = (
     Route("GET", "/v2/models/<name>/versions/<version>", v2_metadata),
     Route("GET", "/v2/models/<name>/ready", v2_ready),
     Route("GET", "/v2/models/<name>/versions/<version>/ready", v2_ready),
+    Route("GET", "/v2/models/<name>/serving", serving),
     Route("GET", "/v2/health/live", live),
     Route("GET", "/v2/health/ready", ready),
     Route("GET", "/v2", server_metadata),
@@ -166,9 +203,9 @@ _HOT = tuple((route, pattern) for route, pattern in _PATTERNS if route.hot)
 def _resolved(route: Route) -> Callable[..., Any]:
     def answer(**parameters: str) -> Any:
         result = route.handler(router.current_event.raw_event, **parameters)
-        if isinstance(result, BinaryAnswer):
-            headers = {binary.HEADER_NAME: str(len(result.header))}
-            return Response(status_code=200, content_type=binary.CONTENT_TYPE, body=result.body, headers=headers)
+        if isinstance(result, Prediction):
+            content_type, body, headers = answered(result)
+            return Response(status_code=200, content_type=content_type, body=body, headers=headers)
         if isinstance(result, dict):  # encoded here, as the handler encodes it: output tensors hold numpy arrays
             return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode_json(result))
         return result
@@ -235,14 +272,3 @@ def server_fault(context: Any) -> tuple[int, dict[str, str]]:
 
 def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
-def encode_json(body: Any) -> str:
-    """A response body as JSON text; output tensors' numpy arrays are written by orjson itself (NaN as null)."""
-    try:
-        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the standard encoder takes it
-        return _ENCODER.encode(body)

@@ -12,13 +12,15 @@ from lambdas.common.errors import BadRequest, ModelNotFound, ModelUnavailable
 from lambdas.common.libraries import library_versions
 from lambdas.common.payloads import Array, InferRequest, OutputTensor, RowsRequest
 from lambdas.common.reasons import reason
-from lambdas.common.repository import list_models, list_refused_models, parse_version
+from lambdas.common.repository import is_valid_name, list_models, list_refused_models, parse_version
+from lambdas.common.serving import SETTINGS_FILE, ServingSettings, read_settings_verdict
 from lambdas.common.settings import Settings
 from lambdas.common.signature import PREDICT, PREDICT_PROBA, Signature
 from lambdas.inference import protocol
 from lambdas.inference.cache import LoadedModel, ModelCache
 from lambdas.inference.observability import count
 from lambdas.inference.protocol import InferAnswer
+from lambdas.inference.traffic import TrafficTable, draw_version
 
 SERVER_NAME = "serverless-sklearn"
 SERVER_VERSION = "0.1.0"
@@ -32,7 +34,7 @@ class IndexEntry:
     """One version in the repository index (the model repository extension's ``state`` and ``reason``)."""
 
     name: str
-    version: int
+    version: int | str  # a version, or SETTINGS_FILE for the model's refused serving settings
     state: str  # READY, UNAVAILABLE or UNKNOWN
     reason: str
     refused_at: str | None = None  # when the loader refused it
@@ -48,6 +50,15 @@ class IndexEntry:
         return entry
 
 
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The model a prediction goes to, and the settings that chose it."""
+
+    model: LoadedModel
+    settings: ServingSettings | None
+    routed: bool  # the request named no version: the settings' weights (or latest) chose it
+
+
 class InferenceService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -60,6 +71,7 @@ class InferenceService:
             trusted_types=settings.skops_trusted_types,
             on_event=count,
         )
+        self.traffic = TrafficTable(settings.model_dir, refresh_seconds=settings.refresh_seconds)
 
     # --- Open Inference Protocol (KServe V2) ---
 
@@ -83,6 +95,45 @@ class InferenceService:
             raise ModelNotFound(name, version)
         return self.cache.get(name, number)
 
+    def route(self, name: str, version: str | None, route_key: str | None = None) -> Routed:
+        """The model a prediction goes to. A request naming a version gets that version; one naming none goes to a
+        version drawn by the model's traffic weights (stable for a route key), and a drawn version that has since
+        been deleted passes its share to the others; without weights, the latest version serves."""
+        if version is not None or not is_valid_name(name):
+            return Routed(self.model(name, version), self.traffic.settings(name) if version else None, False)
+        settings = self.traffic.settings(name)
+        if settings is not None and settings.traffic:
+            gone: list[int] = []
+            while (drawn := draw_version(settings.traffic, route_key, gone)) is not None:
+                try:
+                    return Routed(self.cache.get(name, drawn), settings, True)
+                except ModelNotFound:
+                    gone.append(drawn)
+                    count("RoutedVersionGone")
+        return Routed(self.cache.get(name), settings, True)
+
+    def serving(self, name: str) -> dict[str, Any]:
+        """A model's published serving settings, the version a rollback goes to, and a refused upload's verdict."""
+        if not is_valid_name(name) or not self.cache.versions(name):
+            raise ModelNotFound(name)
+        published = self.traffic.published(name)
+        described: dict[str, Any] = {"name": name, "versions": [str(v) for v in self.cache.versions(name)]}
+        if published is None:
+            described["settings"] = None
+        else:
+            rollback = published.rollback_version
+            described.update(
+                settings=published.settings.to_json(),
+                published_at=published.published_at,
+                etag=published.etag,
+                version_id=published.version_id,
+                rollback_version=str(rollback) if rollback is not None else None,
+            )
+        verdict = read_settings_verdict(self.settings.model_dir, name)
+        if verdict is not None:
+            described["refused"] = {"reason": verdict.reason, "refused_at": verdict.refused_at, "etag": verdict.etag}
+        return described
+
     def v2_metadata(self, name: str, version: str | None) -> dict[str, Any]:
         model = self.model(name, version)
         described = {
@@ -96,12 +147,11 @@ class InferenceService:
             described.setdefault("parameters", {})["sha256"] = model.sha256
         return described
 
-    def v2_infer(self, name: str, version: str | None, request: InferRequest) -> InferAnswer:
+    def v2_infer(self, model: LoadedModel, request: InferRequest) -> InferAnswer:
         """Decode, predict each output asked for, encode: a JSON body and a binary one alike."""
-        model = self.model(name, version)
         batch = codecs.decode(request, model.signature.inputs)
         outputs = tuple(codecs.encode_output(output, _predict(model, batch, output)) for output in request.outputs)
-        return InferAnswer(name, model.version, request.id, outputs, request.binary_outputs)
+        return InferAnswer(model.name, model.version, request.id, outputs, request.binary_outputs)
 
     def repository_index(self, ready_only: bool) -> list[IndexEntry]:
         """Every version this instance serves or has tried, then (unless only ready ones are asked for) those the
@@ -123,16 +173,21 @@ class InferenceService:
                 for version, verdict in refused.items():
                     reason = f"refused by the loader: {verdict.reason}"
                     index.append(IndexEntry(name, version, UNAVAILABLE, reason, verdict.refused_at, verdict.sha256))
-            index.sort(key=lambda entry: (entry.name, entry.version))
+            for name in {entry.name for entry in index}:
+                settings_verdict = read_settings_verdict(self.settings.model_dir, name)
+                if settings_verdict is not None:
+                    reason = f"serving settings refused by the loader: {settings_verdict.reason}"
+                    index.append(IndexEntry(name, SETTINGS_FILE, UNAVAILABLE, reason, settings_verdict.refused_at))
+            # Versions in order, then the model's serving settings.
+            index.sort(key=lambda entry: (entry.name, isinstance(entry.version, str), str(entry.version).zfill(10)))
         return index
 
     # --- MLflow's scoring protocol ---
 
-    def invocations(self, name: str, version: str | None, request: protocol.ScoringRequest) -> OutputTensor:
+    def invocations(self, model: LoadedModel, request: protocol.ScoringRequest) -> OutputTensor:
         """Answered as MLflow's scoring server answers: the model's ``predict_fn`` output.
         ``params`` are checked against the model's params schema and play no part: a scikit-learn model's predict
         takes none."""
-        model = self.model(name, version)
         codecs.check_params(request.params, model.signature.params)
         if isinstance(request.data, RowsRequest):
             batch = codecs.decode_rows(request.data, model.signature.inputs)
@@ -146,9 +201,8 @@ class InferenceService:
     def v1_models(self) -> dict[str, Any]:
         return {"models": sorted(list_models(self.settings.model_dir))}
 
-    def predict_rows(self, name: str, version: str | None, rows: RowsRequest) -> OutputTensor:
+    def predict_rows(self, model: LoadedModel, rows: RowsRequest) -> OutputTensor:
         """KServe V1 and the original format: rows decoded by the model's signature, ``predict`` encoded."""
-        model = self.model(name, version)
         batch = codecs.decode_rows(rows, model.signature.inputs)
         return codecs.encode_output(PREDICT, _predict(model, batch, PREDICT))
 

@@ -210,9 +210,9 @@ def test_json_and_binary_requests_reach_the_service_as_one_typed_request(
     service = routes.service()
     original = service.v2_infer
 
-    def spy(name: str, version: str | None, request: InferRequest) -> Any:
+    def spy(model: Any, request: InferRequest) -> Any:
         seen.append(request)
-        return original(name, version, request)
+        return original(model, request)
 
     monkeypatch.setattr(service, "v2_infer", spy)
     json_event = event_for("http", "POST", "/v2/models/iris/versions/1/infer")
