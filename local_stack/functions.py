@@ -5,6 +5,9 @@ environment it is given) that imports the handler once and then answers one even
 execution environment. The loader publishing a model never holds up a request to the inference function, and a
 crash in one leaves the other running. A worker that dies or runs past its timeout is replaced on the next event,
 as Lambda starts a new execution environment.
+
+A function given a ``log_sink`` has its standard output read line by line by the stack, as Lambda sends a
+function's output to its log stream: the capture path's subscription filter reads the inference function's lines.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
@@ -41,6 +46,7 @@ class LocalFunction:
         region: str = "us-east-1",
         memory_mb: int = 10240,
         timeout_seconds: float = 30.0,
+        log_sink: Callable[[bytes], None] | None = None,
     ) -> None:
         self.name = name
         self.handler_path = handler_path
@@ -56,6 +62,8 @@ class LocalFunction:
         self._lock = threading.Lock()  # one event at a time, as in one execution environment
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
+        self._log_sink = log_sink
+        self._log_readers: list[threading.Thread] = []
 
     @property
     def pid(self) -> int | None:
@@ -91,6 +99,9 @@ class LocalFunction:
             if self._process is not None:
                 self._process.join(_STOP_TIMEOUT_SECONDS)
             self._discard()
+            for reader in self._log_readers:  # each ends once its process's output is closed and read
+                reader.join(_STOP_TIMEOUT_SECONDS)
+            self._log_readers = []
 
     def _ensure_started(self) -> Connection:
         if self._process is not None and self._process.is_alive() and self._connection is not None:
@@ -98,15 +109,23 @@ class LocalFunction:
         self._discard()
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
+        log_reader, log_writer = context.Pipe(duplex=False) if self._log_sink is not None else (None, None)
         settings = (self.name, self._region, self._memory_mb, self._timeout_seconds)
         process = context.Process(
             target=_serve,
-            args=(self.handler_path, self._environment, settings, child),
+            args=(self.handler_path, self._environment, settings, child, log_writer),
             name=f"lambda-{self.name}",
             daemon=True,
         )
         process.start()
         child.close()
+        if log_reader is not None and log_writer is not None and self._log_sink is not None:
+            log_writer.close()
+            reader = threading.Thread(
+                target=_read_lines, args=(log_reader, self._log_sink), name=f"{self.name}-log", daemon=True
+            )
+            reader.start()
+            self._log_readers = [r for r in self._log_readers if r.is_alive()] + [reader]
         self._process, self._connection = process, parent
         if not parent.poll(_START_TIMEOUT_SECONDS):
             self._discard()
@@ -135,13 +154,36 @@ class LocalFunction:
         return process.exitcode
 
 
+def _read_lines(reader: Connection, sink: Callable[[bytes], None]) -> None:
+    """Hand each line a worker writes to its standard output to ``sink``, until the worker's end is closed."""
+    pending = b""
+    try:
+        while chunk := os.read(reader.fileno(), 1 << 16):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                sink(line)
+        if pending:
+            sink(pending)
+    except OSError:
+        return
+    finally:
+        reader.close()
+
+
 def _serve(
-    handler_path: str, environment: dict[str, str], settings: tuple[str, str, int, float], connection: Connection
+    handler_path: str,
+    environment: dict[str, str],
+    settings: tuple[str, str, int, float],
+    connection: Connection,
+    log_writer: Connection | None = None,
 ) -> None:
     """The worker: the function's environment, its handler imported once, then one event at a time until None."""
-    import os
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the stack, which stops its functions
+    if log_writer is not None:  # standard output becomes the function's log stream, read by the stack
+        sys.stdout.flush()
+        os.dup2(log_writer.fileno(), 1)
+        log_writer.close()
     os.environ.clear()
     os.environ.update(environment)
     try:

@@ -313,7 +313,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return GatewayResponse(refusal.status, headers, payload)
         return self._invoke(body, request_id, authorizer.identity())
 
+    def _local_answer(self) -> GatewayResponse | None:
+        """The stack's own paths (``/_local/...``), answered here rather than by the function."""
+        answer = self.server.local_paths(self.path) if self.server.local_paths and self.command == "GET" else None
+        return GatewayResponse.json(200, answer) if answer is not None else None
+
     def _invoke(self, body: bytes, request_id: str, caller: dict[str, Any] | None) -> GatewayResponse:
+        local = self._local_answer()
+        if local is not None:
+            return local
         host = self.request_headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
         event = build_http_api_event(
             method=self.command,
@@ -410,9 +418,17 @@ class InferenceGateway(ThreadingHTTPServer):
     block_on_close = True
 
     def __init__(
-        self, host: str, port: int, invoke: Invoke, *, quiet: bool = False, authorizer: IamAuthorizer | None = None
+        self,
+        host: str,
+        port: int,
+        invoke: Invoke,
+        *,
+        quiet: bool = False,
+        authorizer: IamAuthorizer | None = None,
+        local_paths: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> None:
         self.invoke = invoke
+        self.local_paths = local_paths
         self.quiet = quiet
         self.authorizer = authorizer
         self._connections: set[socket.socket] = set()

@@ -37,6 +37,7 @@ class StackProcess:
     log_path: Path
     region: str = "us-east-1"
     authorization: str = "AWS_IAM"
+    data_bucket: str = "data"
     function_pids: dict[str, int] = field(default_factory=dict)  # each function's worker process, at start-up
 
     def aws_env(self) -> dict[str, str]:
@@ -143,6 +144,7 @@ def running_stack(
                 bucket=info["bucket"],
                 model_dir=Path(info["model_dir"]),
                 authorization=str(info.get("authorization", "AWS_IAM")),
+                data_bucket=str(info.get("data_bucket", "data")),
                 function_pids={str(k): int(v) for k, v in (info.get("function_pids") or {}).items()},
                 log_path=log_file,
             )

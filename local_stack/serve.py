@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--bucket", default=os.environ.get("LOCAL_BUCKET", "models"), help="model bucket name")
     parser.add_argument(
+        "--data-bucket",
+        default=os.environ.get("LOCAL_DATA_BUCKET", "data"),
+        help="data bucket name (captured requests under capture/)",
+    )
+    parser.add_argument(
         "--model-dir",
         type=Path,
         default=Path(os.environ.get("LOCAL_MODEL_DIR", str(DEFAULT_MODEL_DIR))),
@@ -123,6 +128,7 @@ def banner(stack: LocalStack) -> str:
             "Local stack is up (everything on 127.0.0.1).",
             f"  S3 endpoint    {s3}",
             f"  bucket         {bucket}",
+            f"  data bucket    {stack.config.data_bucket}  (captured requests under capture/MODEL/VERSION/)",
             f"  inference URL  {url}",
             f"  model dir      {stack.model_dir}  (stands in for EFS)",
             "",
@@ -139,9 +145,11 @@ def banner(stack: LocalStack) -> str:
             "",
             "Or with the serverless-sklearn command (.venv/bin/serverless-sklearn), which signs its requests:",
             f"  export SERVERLESS_SKLEARN_BUCKET={bucket} SERVERLESS_SKLEARN_URL={url.rstrip('/')}",
+            f"  export SERVERLESS_SKLEARN_DATA_BUCKET={stack.config.data_bucket}",
             f"  export AWS_ENDPOINT_URL_S3={s3}",
             "  serverless-sklearn publish iris.joblib --name iris",
             "  serverless-sklearn models",
+            "  serverless-sklearn traffic iris 1=90 2=10 && serverless-sklearn status iris",
             "",
             "A replaced or removed model is served until the next check of its file (MODEL_REFRESH_SECONDS).",
             "Stop with Ctrl-C.",
@@ -154,6 +162,7 @@ def write_ready_file(path: Path, stack: LocalStack) -> None:
         "s3_endpoint": stack.s3_endpoint,
         "inference_url": stack.inference_url,
         "bucket": stack.config.bucket,
+        "data_bucket": stack.config.data_bucket,
         "authorization": stack.config.authorization,
         "model_dir": str(stack.model_dir),
         "pid": os.getpid(),
@@ -185,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         s3_port=args.s3_port,
         http_port=args.http_port,
         bucket=args.bucket,
+        data_bucket=args.data_bucket,
         model_dir=args.model_dir,
         loader_handler=args.loader_handler,
         inference_handler=args.inference_handler,

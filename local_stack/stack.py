@@ -16,8 +16,10 @@ from botocore.credentials import Credentials
 from lambdas.common.settings import Settings
 from local_stack.authorization import IamAuthorizer, authorization_type
 from local_stack.bridge import S3EventBridge
+from local_stack.delivery import CaptureDelivery
 from local_stack.functions import LocalFunction
 from local_stack.gateway import InferenceGateway
+from local_stack.logs import FunctionLogs, LocalMetrics, metrics_answer
 from local_stack.notifications import queue_configurations
 
 log = logging.getLogger("local_stack")
@@ -38,6 +40,8 @@ class StackConfig:
     s3_port: int = 4566
     http_port: int = 8080
     bucket: str = "models"
+    data_bucket: str = "data"  # batch input and output, and captured requests
+    capture_interval_seconds: float = 1.0  # how long captured records are buffered before they are written
     model_dir: Path = DEFAULT_MODEL_DIR
     region: str = "us-east-1"
     loader_handler: str = LOADER_HANDLER
@@ -98,6 +102,8 @@ class LocalStack:
         self._gateway_thread: threading.Thread | None = None
         self._bridge: S3EventBridge | None = None
         self._functions: list[LocalFunction] = []
+        self._delivery: CaptureDelivery | None = None
+        self.metrics = LocalMetrics()
 
     @property
     def s3_endpoint(self) -> str:
@@ -140,14 +146,19 @@ class LocalStack:
             region=config.region,
             timeout_seconds=300,
         )
-        # On AWS the inference function has no S3 access: it is given no S3 endpoint here either.
+        # On AWS the inference function has no S3 access: it is given no S3 endpoint here either. Its output is its
+        # log stream, from which the capture delivery takes the captured records into the data bucket.
         inference_environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        self._delivery = CaptureDelivery(
+            self._s3_client(endpoint).put_object, config.data_bucket, interval=config.capture_interval_seconds
+        )
         inference = LocalFunction(
             "inference",
             config.inference_handler,
             {**inference_environment, "POWERTOOLS_SERVICE_NAME": "inference"},
             region=config.region,
             timeout_seconds=28,
+            log_sink=FunctionLogs(self._delivery, self.metrics).line,
         )
         self._functions = [loader, inference]
         # Both handlers import now, each in its own process while S3 is set up here: a broken handler stops the
@@ -160,21 +171,33 @@ class LocalStack:
 
         self._bridge = S3EventBridge(sqs, queue_url, failure_queue_url, loader)
         self._bridge.start()
+        self._delivery.start()
         authorizer = IamAuthorizer(local_credentials(), config.region) if config.authorization == "AWS_IAM" else None
         self._gateway = InferenceGateway(
-            HOST, config.http_port, inference.invoke, quiet=config.quiet, authorizer=authorizer
+            HOST,
+            config.http_port,
+            inference.invoke,
+            quiet=config.quiet,
+            authorizer=authorizer,
+            local_paths=lambda path: metrics_answer(self.metrics, path),
         )
         self._gateway_thread = threading.Thread(
             target=self._gateway.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
         )
         self._gateway_thread.start()
 
+    def _s3_client(self, endpoint: str) -> Any:
+        import boto3
+
+        return boto3.client("s3", endpoint_url=endpoint, region_name=self.config.region)
+
     def _create_bucket_and_queues(self, endpoint: str) -> tuple[Any, str, str]:
         import boto3
 
         region = self.config.region
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
+        s3 = self._s3_client(endpoint)
         sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+        s3.create_bucket(Bucket=self.config.data_bucket)
         bucket = self.config.bucket
         queue_url = sqs.create_queue(QueueName=f"{bucket}-events")["QueueUrl"]
         failure_queue_url = sqs.create_queue(QueueName=f"{bucket}-loader-failures")["QueueUrl"]
@@ -200,6 +223,9 @@ class LocalStack:
         for function in self._functions:
             function.stop()
         self._functions = []
+        if self._delivery is not None:  # the functions have stopped writing: deliver what is left
+            self._delivery.stop()
+            self._delivery = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
