@@ -1,4 +1,5 @@
-"""``serverless-sklearn``: publish a model and wait until it serves; list, ask and delete models.
+"""``serverless-sklearn``: publish a model and wait until it serves; list, ask and delete models; split, shadow,
+capture and roll back their traffic (``operations``).
 
 Every failure is one line on stderr and a non-zero exit status, never a traceback.
 """
@@ -21,7 +22,7 @@ from rich.table import Table
 
 from lambdas.common.repository import MODEL_SUFFIXES, SAMPLE_FILES, is_valid_name, parse_version
 from lambdas.common.signature import Provenance
-from serverless_sklearn import checks
+from serverless_sklearn import checks, operations
 from serverless_sklearn.deployment import Api, Deployment, DeploymentError, api_auth, error_text, s3_client
 
 POLL_SECONDS = 0.5
@@ -166,6 +167,10 @@ def delete(context: Context, model: str, yes: bool, timeout: float) -> None:
     console.print(f"[bold]deleted[/] {model} ({len(keys)} object(s))")
 
 
+for _command in (operations.traffic, operations.capture, operations.rollback, operations.status):
+    cli.add_command(_command)
+
+
 # --- publish, step by step ---
 
 
@@ -189,7 +194,7 @@ def _next_version(api: Api, name: str) -> int:
     if status == 200:
         return max(int(v) for v in body["versions"]) + 1
     refused = [e for e in api.ok("POST", "/v2/repository/index", json={}) if e["name"] == name]
-    return max((int(e["version"]) for e in refused), default=0) + 1
+    return max((int(e["version"]) for e in refused if str(e["version"]).isdigit()), default=0) + 1
 
 
 def _keys(deployment: Deployment, name: str, version: int, local: checks.LocalModel, path: Path) -> list[str]:
