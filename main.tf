@@ -13,7 +13,7 @@ module "network" {
   create_s3_endpoint       = var.create_s3_endpoint
   https_egress_cidr_blocks = var.https_egress_cidr_blocks
   # The endpoint admits this deployment's bucket (and those the user names), so nothing else is reachable through it.
-  s3_endpoint_bucket_arns = concat([module.storage.bucket_arn], var.s3_endpoint_other_bucket_arns)
+  s3_endpoint_bucket_arns = concat([module.storage.bucket_arn, module.storage.data_bucket_arn], var.s3_endpoint_other_bucket_arns)
 }
 
 module "storage" {
@@ -34,6 +34,9 @@ module "storage" {
   model_prefix                       = var.model_prefix
   model_publisher_arns               = var.model_publisher_arns
   enable_bucket_audit_trail          = var.enable_bucket_audit_trail
+  data_bucket_name                   = var.data_bucket_name
+  data_publisher_arns                = var.data_publisher_arns
+  capture_retention_days             = var.capture_retention_days
 }
 
 module "image" {
@@ -90,6 +93,11 @@ module "compute" {
   create_function_url               = var.create_function_url
   inference_5xx_alarm_threshold     = var.inference_5xx_alarm_threshold
   alarm_actions                     = var.alarm_actions
+  data_bucket_arn                   = module.storage.data_bucket_arn
+  enable_request_capture            = var.enable_request_capture
+  capture_buffer_seconds            = var.capture_buffer_seconds
+  create_dashboard                  = var.create_dashboard
+  model_error_alarms                = var.model_error_alarms
 }
 
 # The image build moved from the compute module into its own: state follows, nothing is rebuilt or replaced.

@@ -18,6 +18,26 @@ output "bucket_name" {
   value       = module.storage.bucket_name
 }
 
+output "data_bucket_name" {
+  description = "Bucket for data: batch jobs' input/ and output/, captured requests under capture/MODEL/VERSION/."
+  value       = module.storage.data_bucket_name
+}
+
+output "data_publisher_arns" {
+  description = "Who may put and delete objects under the data bucket's input/: the deploying identity's role and data_publisher_arns."
+  value       = module.storage.data_publisher_arns
+}
+
+output "capture_delivery_stream_name" {
+  description = "Firehose stream delivering captured requests to the data bucket, or null when capture is off."
+  value       = module.compute.capture_delivery_stream_name
+}
+
+output "dashboard_name" {
+  description = "The deployment's CloudWatch dashboard, or null when create_dashboard is off."
+  value       = module.compute.dashboard_name
+}
+
 output "model_prefix" {
   description = "Key prefix under which models are picked up."
   value       = var.model_prefix

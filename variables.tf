@@ -105,6 +105,24 @@ variable "efs_throughput_mode" {
   default     = null
 }
 
+variable "data_bucket_name" {
+  description = "Name of the data bucket (batch input/ and output/, captured requests under capture/); null derives one from name."
+  type        = string
+  default     = null
+}
+
+variable "data_publisher_arns" {
+  description = "IAM roles and users (ARNs, wildcards allowed) that may put and delete objects under the data bucket's input/ beside the identity that deploys."
+  type        = list(string)
+  default     = []
+}
+
+variable "capture_retention_days" {
+  description = "Days captured requests and answers are kept in the data bucket; null keeps them."
+  type        = number
+  default     = null
+}
+
 # ---------------------------------------------------------------- compute
 
 variable "model_prefix" {
@@ -315,4 +333,32 @@ variable "alarm_actions" {
   description = "ARNs notified when an alarm fires or clears."
   type        = list(string)
   default     = []
+}
+
+variable "enable_request_capture" {
+  description = "Deliver captured requests and answers (each model's serving.json says what share) to the data bucket through a log subscription and Firehose."
+  type        = bool
+  default     = true
+}
+
+variable "capture_buffer_seconds" {
+  description = "Seconds Firehose buffers captured records before writing them; null takes the compute module's default (60)."
+  type        = number
+  default     = null
+}
+
+variable "create_dashboard" {
+  description = "Create the deployment's CloudWatch dashboard (requests, errors, latency, shadow agreement per model and version)."
+  type        = bool
+  default     = true
+}
+
+variable "model_error_alarms" {
+  description = "An alarm per model name on its share of server errors: { iris = { threshold_percent = 5 } }."
+  type = map(object({
+    threshold_percent  = optional(number, 5)
+    minimum_requests   = optional(number, 10)
+    evaluation_periods = optional(number, 1)
+  }))
+  default = {}
 }

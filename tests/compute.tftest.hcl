@@ -834,3 +834,103 @@ run "onnx_max_model_bytes_must_be_positive" {
 
   expect_failures = [var.onnx_max_model_bytes]
 }
+
+run "captured_requests_go_from_the_log_stream_through_firehose_to_the_data_bucket" {
+  command = apply
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    data_bucket_arn        = "arn:aws:s3:::test-data"
+    enable_request_capture = true
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_subscription_filter.capture[0].log_group_name == aws_cloudwatch_log_group.inference.name && aws_cloudwatch_log_subscription_filter.capture[0].filter_pattern == "{ $.captureData.endpointInput.mode = \"INPUT\" }"
+    error_message = "the subscription filter must take the capture records, and only them, from the inference function's log group"
+  }
+
+  assert {
+    condition     = startswith(aws_kinesis_firehose_delivery_stream.capture[0].extended_s3_configuration[0].prefix, "capture/!{partitionKeyFromQuery:model}/!{partitionKeyFromQuery:version}/!{partitionKeyFromQuery:year}/") && aws_kinesis_firehose_delivery_stream.capture[0].extended_s3_configuration[0].bucket_arn == "arn:aws:s3:::test-data"
+    error_message = "captured records must land under capture/MODEL/VERSION/yyyy/mm/dd/hh/ in the data bucket"
+  }
+
+  assert {
+    condition     = [for processor in aws_kinesis_firehose_delivery_stream.capture[0].extended_s3_configuration[0].processing_configuration[0].processors : processor.type] == ["Decompression", "CloudWatchLogProcessing", "MetadataExtraction", "AppendDelimiterToRecord"]
+    error_message = "subscription records must be unzipped, reduced to their messages, partitioned and written one per line"
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.capture_delivery[0].policy).Statement[0].Resource == ["arn:aws:s3:::test-data/capture/*", "arn:aws:s3:::test-data/capture-errors/*"]
+    error_message = "Firehose may write under capture/ (and its error prefix) and nowhere else"
+  }
+}
+
+run "capture_is_off_unless_asked_for" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    data_bucket_arn = "arn:aws:s3:::test-data"
+  }
+
+  assert {
+    condition     = length(aws_kinesis_firehose_delivery_stream.capture) == 0 && length(aws_cloudwatch_log_subscription_filter.capture) == 0
+    error_message = "without enable_request_capture the module must create no delivery stream or subscription"
+  }
+}
+
+run "capture_needs_a_data_bucket" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    enable_request_capture = true
+  }
+
+  expect_failures = [aws_kinesis_firehose_delivery_stream.capture]
+}
+
+run "one_dashboard_and_an_error_alarm_per_named_model" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    model_error_alarms = { iris = {}, churn = { threshold_percent = 1, minimum_requests = 100 } }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 1 && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "ShadowAgreement") && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "ModelEvicted")
+    error_message = "the dashboard must show per-model figures, shadow agreement and the cache's evictions"
+  }
+
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.model_errors)) == toset(["iris", "churn"]) && aws_cloudwatch_metric_alarm.model_errors["churn"].threshold == 1 && aws_cloudwatch_metric_alarm.model_errors["iris"].threshold == 5
+    error_message = "each named model gets its own error-rate alarm with its own threshold"
+  }
+}
+
+run "an_alarm_names_a_model" {
+  command = plan
+
+  module {
+    source = "./modules/compute"
+  }
+
+  variables {
+    model_error_alarms = { "../iris" = {} }
+  }
+
+  expect_failures = [var.model_error_alarms]
+}

@@ -35,8 +35,13 @@ run "defaults_compose_a_new_vpc_and_an_http_api" {
   }
 
   assert {
-    condition     = jsondecode(module.network.s3_endpoint_policy).Statement[0].Resource == [module.storage.bucket_arn, "${module.storage.bucket_arn}/*"]
-    error_message = "the S3 endpoint must admit this deployment's bucket alone"
+    condition     = jsondecode(module.network.s3_endpoint_policy).Statement[0].Resource == [module.storage.bucket_arn, "${module.storage.bucket_arn}/*", module.storage.data_bucket_arn, "${module.storage.data_bucket_arn}/*"]
+    error_message = "the S3 endpoint must admit this deployment's buckets alone"
+  }
+
+  assert {
+    condition     = output.data_bucket_name == module.storage.data_bucket_name && output.capture_delivery_stream_name == "serverless-sklearn-capture" && output.dashboard_name == "serverless-sklearn"
+    error_message = "a default deployment has a data bucket, delivers captured requests to it, and has a dashboard"
   }
 
   assert {

@@ -272,3 +272,47 @@ run "the_audit_trail_records_who_touched_which_model" {
     error_message = "the audit bucket must be private and TLS-only, as the model bucket is"
   }
 }
+
+run "the_data_bucket_has_the_model_buckets_protections_and_its_own_publishers" {
+  module {
+    source = "./modules/storage"
+  }
+
+  variables {
+    data_publisher_arns    = ["arn:aws:iam::123456789012:role/data-team"]
+    capture_retention_days = 90
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_public_access_block.data.block_public_acls && aws_s3_bucket_public_access_block.data.block_public_policy &&
+      aws_s3_bucket_public_access_block.data.ignore_public_acls && aws_s3_bucket_public_access_block.data.restrict_public_buckets &&
+      aws_s3_bucket_versioning.data.versioning_configuration[0].status == "Enabled" &&
+      aws_s3_bucket_ownership_controls.data.rule[0].object_ownership == "BucketOwnerEnforced" &&
+      one(aws_s3_bucket_server_side_encryption_configuration.data.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms"
+    )
+    error_message = "the data bucket must be private, versioned, without ACLs and encrypted, as the model bucket is"
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in jsondecode(aws_s3_bucket_policy.data.policy).Statement :
+      statement.Effect == "Deny" && statement.Resource == "${aws_s3_bucket.data.arn}/input/*" &&
+      try(toset(statement.Condition.ArnNotLike["aws:PrincipalArn"]), null) == toset(["arn:aws:iam::123456789012:role/deployer", "arn:aws:iam::123456789012:role/data-team"])
+    ])
+    error_message = "only the deployer and data_publisher_arns may write under input/ (which starts jobs)"
+  }
+
+  assert {
+    condition = anytrue([
+      for statement in jsondecode(aws_s3_bucket_policy.data.policy).Statement :
+      statement.Effect == "Deny" && try(statement.Condition.Bool["aws:SecureTransport"], null) == "false"
+    ])
+    error_message = "the data bucket must refuse requests without TLS"
+  }
+
+  assert {
+    condition     = anytrue([for rule in aws_s3_bucket_lifecycle_configuration.data.rule : rule.status == "Enabled" && try(rule.filter[0].prefix, "") == "capture/" && try(rule.expiration[0].days, 0) == 90])
+    error_message = "captured records must expire after capture_retention_days"
+  }
+}

@@ -67,3 +67,13 @@ output "loader_failure_queue_arn" {
   description = "ARN of the queue holding events the loader failed on."
   value       = aws_sqs_queue.loader_failures.arn
 }
+
+output "capture_delivery_stream_name" {
+  description = "Name of the Firehose stream that writes captured requests to the data bucket, or null when capture is off."
+  value       = try(aws_kinesis_firehose_delivery_stream.capture[0].name, null)
+}
+
+output "dashboard_name" {
+  description = "Name of the deployment's CloudWatch dashboard, or null when create_dashboard is off."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}

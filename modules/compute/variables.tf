@@ -338,3 +338,51 @@ variable "alarm_actions" {
   type        = list(string)
   default     = []
 }
+
+variable "data_bucket_arn" {
+  description = "ARN of the data bucket, where captured requests land under capture/ (needed with enable_request_capture)."
+  type        = string
+  default     = null
+}
+
+variable "enable_request_capture" {
+  description = "Deliver the records the inference function captures (its log lines in SageMaker Data Capture format) to data_bucket_arn through a log subscription and Firehose. What share of which model is captured is each model's serving.json. The root turns it on."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "capture_buffer_seconds" {
+  description = "Seconds Firehose buffers captured records before it writes them (it also writes at 64 MB)."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.capture_buffer_seconds >= 0 && var.capture_buffer_seconds <= 900
+    error_message = "capture_buffer_seconds must be from 0 to 900, as Firehose takes it."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create the deployment's CloudWatch dashboard: requests, errors, latency and shadow agreement per model and version, cold loads, cache evictions and the API's own figures."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "model_error_alarms" {
+  description = "An alarm per model name on the share of its requests answered with a server error over five minutes: at threshold_percent or more, once it had minimum_requests, for evaluation_periods periods."
+  type = map(object({
+    threshold_percent  = optional(number, 5)
+    minimum_requests   = optional(number, 10)
+    evaluation_periods = optional(number, 1)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.model_error_alarms) : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", name))])
+    error_message = "model_error_alarms keys must be model names: letters, digits, '_', '.' or '-', at most 64."
+  }
+}

@@ -17,4 +17,5 @@ locals {
 
   model_prefix     = var.model_prefix == "" ? "" : "${trimsuffix(var.model_prefix, "/")}/"
   model_publishers = distinct(concat([data.aws_iam_session_context.deployer.issuer_arn], var.model_publisher_arns))
+  data_publishers  = distinct(concat([data.aws_iam_session_context.deployer.issuer_arn], var.data_publisher_arns))
 }

@@ -8,6 +8,21 @@ output "bucket_arn" {
   value       = aws_s3_bucket.this.arn
 }
 
+output "data_bucket_name" {
+  description = "Name of the data bucket: input/ and output/ of batch jobs, capture/ of captured requests."
+  value       = aws_s3_bucket.data.id
+}
+
+output "data_bucket_arn" {
+  description = "ARN of the data bucket."
+  value       = aws_s3_bucket.data.arn
+}
+
+output "data_publisher_arns" {
+  description = "Who may put and delete objects under the data bucket's input/: the deploying identity's role and data_publisher_arns."
+  value       = local.data_publishers
+}
+
 output "efs_file_system_id" {
   description = "ID of the model file system."
   value       = aws_efs_file_system.this.id

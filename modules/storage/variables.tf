@@ -97,3 +97,32 @@ variable "audit_log_retention_days" {
     error_message = "audit_log_retention_days must be 1 or more."
   }
 }
+
+variable "data_bucket_name" {
+  description = "Name of the data bucket (batch input and output, captured requests); null derives a unique name from name."
+  type        = string
+  default     = null
+}
+
+variable "data_publisher_arns" {
+  description = "IAM roles and users (by ARN, wildcards allowed) that may put and delete objects under the data bucket's input/ (which starts batch jobs), beside the identity that deploys."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.data_publisher_arns : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9*]{12}:", arn))])
+    error_message = "data_publisher_arns must hold IAM role or user ARNs, e.g. arn:aws:iam::123456789012:role/data-team."
+  }
+}
+
+variable "capture_retention_days" {
+  description = "Days captured requests and answers (capture/ in the data bucket) are kept; null keeps them."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.capture_retention_days == null || try(var.capture_retention_days >= 1, false)
+    error_message = "capture_retention_days must be at least 1, or null to keep captured records."
+  }
+}

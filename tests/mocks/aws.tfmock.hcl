@@ -167,3 +167,9 @@ mock_data "aws_servicequotas_service_quota" {
     value = 1000
   }
 }
+
+mock_resource "aws_kinesis_firehose_delivery_stream" {
+  defaults = {
+    arn = "arn:aws:firehose:us-east-1:123456789012:deliverystream/test-capture"
+  }
+}

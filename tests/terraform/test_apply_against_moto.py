@@ -24,7 +24,7 @@ from tests.support.paths import REPO as ROOT
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:prebuilt"
 SERVICES = (
     *("apigateway", "apigatewayv2", "cloudwatch", "ec2", "ecr", "efs"),
-    *("iam", "lambda", "logs", "s3", "sqs", "sts"),
+    *("firehose", "iam", "lambda", "logs", "s3", "sqs", "sts"),
 )
 
 pytestmark = [
@@ -100,7 +100,10 @@ def applied(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     _copy_root_module(workdir)
     (workdir / "provider_moto.tf").write_text(_provider_override(moto_endpoint))
     terraform = Terraform(workdir)
+    # Any AWS service the endpoints block does not name is sent to moto as well, never to AWS.
+    terraform.env["AWS_ENDPOINT_URL"] = moto_endpoint
     variables = ["-var", f"image_uri={IMAGE_URI}", "-var", "model_prefix=models", "-var", "force_destroy=true"]
+    variables += ["-var", 'model_error_alarms={"iris": {"threshold_percent": 2}}']
 
     terraform.run("init", "-backend=false", timeout=120)
     started = time.monotonic()
@@ -233,9 +236,9 @@ def test_loader_failures_land_in_an_encrypted_queue_watched_by_an_alarm(applied:
 
     assert attributes["Attributes"]["SqsManagedSseEnabled"] == "true"
     queue_name = attributes["Attributes"]["QueueArn"].rsplit(":", 1)[1]
-    watching = [a for a in alarms if a["Namespace"] == "AWS/SQS" and a["Dimensions"][0]["Value"] == queue_name]
+    watching = [a for a in alarms if a.get("Namespace") == "AWS/SQS" and a["Dimensions"][0]["Value"] == queue_name]
     assert len(watching) == 1
-    assert any(a["Namespace"] == "AWS/ApiGateway" and a["MetricName"] == "5xx" for a in alarms)
+    assert any(a.get("Namespace") == "AWS/ApiGateway" and a.get("MetricName") == "5xx" for a in alarms)
 
 
 def test_the_local_stack_filters_the_bucket_notifications_as_the_deployment_does(applied: dict[str, Any]) -> None:
@@ -270,3 +273,44 @@ def test_only_the_deploying_identity_may_put_or_delete_models(applied: dict[str,
     allowed = publishers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert (allowed if isinstance(allowed, list) else [allowed]) == [deployer]
     assert outputs["model_publisher_arns"] == [deployer]
+
+
+def test_captured_requests_flow_from_the_log_group_through_firehose_to_the_data_bucket(
+    applied: dict[str, Any],
+) -> None:
+    outputs = applied["outputs"]
+    log_group = f"/aws/lambda/{outputs['inference_function_name']}"
+    (subscription,) = _client(applied, "logs").describe_subscription_filters(logGroupName=log_group)[
+        "subscriptionFilters"
+    ]
+    stream = _client(applied, "firehose").describe_delivery_stream(
+        DeliveryStreamName=outputs["capture_delivery_stream_name"]
+    )["DeliveryStreamDescription"]
+
+    assert subscription["destinationArn"] == stream["DeliveryStreamARN"]
+    assert subscription["filterPattern"] == '{ $.captureData.endpointInput.mode = "INPUT" }'
+    (destination,) = stream["Destinations"]
+    s3 = destination["ExtendedS3DestinationDescription"]
+    assert s3["BucketARN"] == f"arn:aws:s3:::{outputs['data_bucket_name']}"
+    assert s3["Prefix"].startswith("capture/!{partitionKeyFromQuery:model}/!{partitionKeyFromQuery:version}/")
+
+
+def test_the_data_bucket_is_private_and_only_publishers_start_jobs(applied: dict[str, Any]) -> None:
+    s3 = _client(applied, "s3")
+    bucket = applied["outputs"]["data_bucket_name"]
+    assert bucket != applied["outputs"]["bucket_name"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    statements = {item["Sid"]: item for item in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]}
+    assert statements["OnlyNamedPublishersWriteInput"]["Resource"] == f"arn:aws:s3:::{bucket}/input/*"
+    assert "DenyInsecureTransport" in statements
+
+
+def test_a_dashboard_and_a_model_error_alarm_are_created(applied: dict[str, Any]) -> None:
+    cloudwatch = _client(applied, "cloudwatch")
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=applied["outputs"]["dashboard_name"])["DashboardBody"])
+    titles = [widget["properties"]["title"] for widget in body["widgets"]]
+    assert "Shadow agreement per model and shadow version" in titles
+    (alarm,) = cloudwatch.describe_alarms(AlarmNamePrefix="serverless-sklearn-inference-iris-errors")["MetricAlarms"]
+    assert alarm["Threshold"] == 2
