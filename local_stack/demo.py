@@ -184,20 +184,27 @@ def upload(stack: StackProcess, model: Path, key: str) -> None:
     print(done.stdout.strip())
 
 
-def publish(stack: StackProcess, model: Path, name: str, version: int) -> None:
-    """The serverless-sklearn command: local checks, upload, wait until served, a curl to paste."""
-    print(f"$ serverless-sklearn publish {model.name} --name {name} --version {version}")
-    command = [str(Path(sys.executable).with_name("serverless-sklearn"))]
+def command(stack: StackProcess, *arguments: str, shown: str | None = None) -> str:
+    """Run the serverless-sklearn command against the stack, print what it printed, and return it."""
+    print(f"$ serverless-sklearn {shown or ' '.join(arguments)}")
+    executable = [str(Path(sys.executable).with_name("serverless-sklearn"))]
     env = {
         **stack.aws_env(),
         "SERVERLESS_SKLEARN_BUCKET": stack.bucket,
         "SERVERLESS_SKLEARN_URL": stack.inference_url.rstrip("/"),
+        "COLUMNS": "120",
     }
-    arguments = ["publish", str(model), "--name", name, "--version", str(version), "--timeout", "60"]
-    done = subprocess.run([*command, *arguments], env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([*executable, *arguments], env=env, capture_output=True, text=True, timeout=120, check=False)
     print(done.stdout.strip())
     if done.returncode != 0:
-        raise DemoFailed(f"serverless-sklearn publish failed: {done.stderr.strip()}")
+        raise DemoFailed(f"serverless-sklearn {arguments[0]} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def publish(stack: StackProcess, model: Path, name: str, version: int) -> None:
+    """The serverless-sklearn command: local checks, upload, wait until served, a curl to paste."""
+    arguments = ["publish", str(model), "--name", name, "--version", str(version), "--timeout", "60"]
+    command(stack, *arguments, shown=f"publish {model.name} --name {name} --version {version}")
 
 
 def run_demo(stack: StackProcess, logistic: Path, forest: Path, churn: Path, churn_answers: list[Any]) -> None:
@@ -250,6 +257,91 @@ def run_demo(stack: StackProcess, logistic: Path, forest: Path, churn: Path, chu
     print(f"species: {species(labels)}")
 
     run_churn(stack, churn_answers)
+    run_operations(stack, logistic, forest)
+
+
+def run_operations(stack: StackProcess, logistic: Path, forest: Path) -> None:
+    """A canary: version 2 of iris on 10 % of the traffic and in the shadow of the rest, every request captured;
+    then the status of both versions, and a rollback."""
+    import joblib
+    import numpy as np
+
+    models = {"1": joblib.load(logistic), "2": joblib.load(forest)}
+    step("Pin iris to version 1, then upload the random forest as version 2: it takes no traffic yet")
+    command(stack, "traffic", "iris", "1=100")
+    upload(stack, forest, "iris/2/model.joblib")
+    wait_for_status(f"{stack.inference_url}/v2/models/iris/versions/2/ready", 200, timeout=READY_TIMEOUT_SECONDS)
+    step("Send 10 % of iris's traffic to version 2, let it answer the rest in the shadow, and capture every request")
+    command(stack, "traffic", "iris", "1=90", "2=10", "--shadow", "2", "--shadow-percent", "100")
+    command(stack, "capture", "iris", "100")
+    requests = 200
+    served: dict[str, int] = {}
+    body = {"inputs": [{"name": "input-0", "shape": [len(FLOWERS), 4], "datatype": "FP64", "data": FLOWERS}]}
+    for caller in range(requests):
+        headers = {"X-Route-Key": f"customer-{caller}", "X-Inference-Id": f"demo-{caller}"}
+        answer = http_request("POST", f"{stack.inference_url}/v2/models/iris/infer", body, headers=headers)
+        check(answer.status == 200, f"a routed request was answered {answer.status}: {answer.body[:200]!r}")
+        version = answer.headers.get("x-model-version", "")
+        labels = answer.json()["outputs"][0]["data"]
+        check(labels == models[version].predict(np.array(FLOWERS)).tolist(), f"version {version} answered {labels}")
+        served[version] = served.get(version, 0) + 1
+    print(f"{requests} requests, one route key each: {served} by the version that answered (X-Model-Version)")
+    check(set(served) == {"1", "2"} and served["2"] < served["1"], f"the 90/10 split served {served}")
+
+    step(f"The captured requests and answers in s3://{stack.data_bucket}/capture/iris/ (SageMaker's record format)")
+    records = captured(stack, "iris", at_least=requests + served["1"])
+    kinds = {(r["version"], r["shadow"]): 0 for r in records}
+    for record in records:
+        kinds[(record["version"], record["shadow"])] += 1
+    for (version, shadow), count in sorted(kinds.items()):
+        print(f"  version {version}{' (shadow answers)' if shadow else ''}: {count} records")
+    check(kinds.get(("2", True)) == served["1"], f"every shadow answer is captured: {kinds}")
+    example = next(r for r in records if r["shadow"])
+    data = example["captureData"]
+    example["captureData"] = {side: {**data[side], "data": data[side]["data"][:70] + "..."} for side in data}
+    print(pretty(example))
+
+    step("What each version did in the last hour")
+    command(stack, "status", "iris")
+    step("Roll back: all of iris's traffic to the version that last had all of it")
+    command(stack, "rollback", "iris")
+    versions = {http_request("POST", f"{stack.inference_url}/v2/models/iris/infer", body).headers["x-model-version"]}
+    check(versions == {"1"}, f"after the rollback, version(s) {versions} answered")
+
+
+def captured(stack: StackProcess, model: str, *, at_least: int) -> list[dict[str, Any]]:
+    """The capture records of a model in the data bucket, once at least ``at_least`` have been delivered."""
+    import json
+
+    import boto3
+
+    env = stack.aws_env()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.s3_endpoint,
+        region_name=stack.region,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    records: list[dict[str, Any]] = []
+    for _ in range(100):  # the stack delivers about once a second
+        keys = [
+            item["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=stack.data_bucket, Prefix=f"capture/{model}/"
+            )
+            for item in page.get("Contents", ())
+        ]
+        records = [
+            json.loads(line)
+            for key in keys
+            for line in s3.get_object(Bucket=stack.data_bucket, Key=key)["Body"].read().splitlines()
+        ]
+        if len(records) >= at_least:
+            print(f"{len(records)} records in {len(keys)} object(s), e.g. {keys[0]}")
+            return records
+        time.sleep(0.2)
+    raise DemoFailed(f"{len(records)} capture records arrived, not {at_least}")
 
 
 def run_churn(stack: StackProcess, expected: list[Any]) -> None:
@@ -313,7 +405,10 @@ def main() -> int:
             print(f"\nLast lines of {LOG_PATH}:\n{tail}", file=sys.stderr)
         print(f"Demo failed after {time.monotonic() - started:.1f} s", file=sys.stderr)
         return 1
-    print(f"\nDemo finished in {time.monotonic() - started:.1f} s: every model answered V2, V1, MLflow and /inference.")
+    print(
+        f"\nDemo finished in {time.monotonic() - started:.1f} s: every model answered V2, V1, MLflow and /inference; "
+        "a canary split, shadowed, captured and rolled back."
+    )
     return 0
 
 
