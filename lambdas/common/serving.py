@@ -12,6 +12,7 @@ last had all the traffic (what ``rollback`` goes back to). The inference functio
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,23 @@ class ServingSettings:
     traffic: tuple[tuple[int, int], ...] = ()  # (version, weight), ascending by version; empty: latest serves
     shadow: Shadow | None = None
     capture_percent: float = 0.0
+
+    @functools.cached_property
+    def bounds(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The versions with a positive weight, and the running totals of their weights: a draw below bound i goes
+        to version i."""
+        versions, bounds, total = [], [], 0
+        for version, weight in self.traffic:
+            if weight > 0:
+                total += weight
+                versions.append(version)
+                bounds.append(total)
+        return tuple(versions), tuple(bounds)
+
+    @property
+    def follows_answers(self) -> bool:
+        """Whether anything follows an answer: a capture share or a shadow."""
+        return self.capture_percent > 0 or self.shadow is not None
 
     @property
     def versions(self) -> tuple[int, ...]:

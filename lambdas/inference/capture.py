@@ -10,6 +10,7 @@ data cut to fit and says so (``truncated``).
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ class Payload:
 
     def encoded(self) -> tuple[str, str]:
         """The data as a record holds it, and its encoding: text for JSON and CSV, base64 for anything else."""
+        if self.content_type == "application/json" and type(self.data) is str:  # nearly every request and answer
+            return self.data, _JSON
         media = self.content_type.partition(";")[0].strip().lower()
         if isinstance(self.data, str):
             text = self.data
@@ -47,6 +50,14 @@ class Payload:
 
 
 _second = (0, "")
+# Event ids: UUID-shaped, unique per record: a random prefix per process and a counter (a fresh uuid4 per record
+# costs more than the rest of the record).
+_ID_PREFIX = "{0[0]}-{0[1]}-{0[2]}-{0[3]}-".format((lambda h: (h[:8], h[8:12], h[12:16], h[16:20]))(uuid.uuid4().hex))
+_ids = itertools.count()
+
+
+def _event_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids):012x}"
 
 
 def _inference_time() -> str:
@@ -67,10 +78,30 @@ def record(
     shadow: bool,
     inference_id: str | None,
 ) -> bytes:
-    """One capture record as a JSON line (without its line end), cut to fit a log event."""
+    """One capture record as a JSON line (without its line end), cut to fit a log event.
+
+    Written from a template: only the strings are encoded, which takes half the time of encoding the whole record
+    (capture at 100 % writes one for every request)."""
     input_data, input_encoding = request.encoded()
     output_data, output_encoding = response.encoded()
-    metadata: dict[str, Any] = {"eventId": str(uuid.uuid4()), "inferenceTime": _inference_time()}
+    event_id, inference_time = _event_id(), _inference_time()
+    line = _RECORD % (
+        _dumps(request.content_type),
+        _dumps(input_data),
+        input_encoding.encode(),
+        _dumps(response.content_type),
+        _dumps(output_data),
+        output_encoding.encode(),
+        event_id.encode(),
+        inference_time.encode(),
+        b',"inferenceId":' + _dumps(inference_id) if inference_id else b"",
+        _dumps(model),
+        version,
+        b"true" if shadow else b"false",
+    )
+    if len(line) <= MAX_RECORD_BYTES:
+        return line
+    metadata: dict[str, Any] = {"eventId": event_id, "inferenceTime": inference_time}
     if inference_id:
         metadata["inferenceId"] = inference_id
     body: dict[str, Any] = {
@@ -84,10 +115,16 @@ def record(
         "version": str(version),
         "shadow": shadow,
     }
-    line = orjson.dumps(body)
-    if len(line) <= MAX_RECORD_BYTES:
-        return line
     return _truncated(body, len(line))
+
+
+_dumps = orjson.dumps
+_RECORD = (
+    b'{"captureData":{"endpointInput":{"observedContentType":%b,"mode":"INPUT","data":%b,"encoding":"%b"},'
+    b'"endpointOutput":{"observedContentType":%b,"mode":"OUTPUT","data":%b,"encoding":"%b"}},'
+    b'"eventMetadata":{"eventId":"%b","inferenceTime":"%b"%b},"eventVersion":"0","model":%b,"version":"%d",'
+    b'"shadow":%b}'
+)
 
 
 def _side(content_type: str, mode: str, data: str, encoding: str) -> dict[str, str]:

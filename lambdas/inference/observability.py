@@ -55,36 +55,57 @@ _METRICS_DISABLED = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lo
 # Per model (and per version) figures, one EMF line per prediction: the dashboard's and the alarms' source.
 _BY_MODEL = [["service", "model"], ["service", "model", "version"]]
 _UNITS = {"Latency": "Milliseconds"}
+_directives: dict[tuple[tuple[str, ...], bool], bytes] = {}
+
+
+def _directive(names: tuple[str, ...], versioned: bool) -> bytes:
+    """The EMF ``CloudWatchMetrics`` value for these metric names, written once per set of names."""
+    key = (names, versioned)
+    found = _directives.get(key)
+    if found is None:
+        found = orjson.dumps(
+            [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": _BY_MODEL if versioned else _BY_MODEL[:1],
+                    "Metrics": [{"Name": name, "Unit": _UNITS.get(name, "Count")} for name in names],
+                }
+            ]
+        )
+        _directives[key] = found
+    return found
 
 
 def model_metrics(model: str, version: int | None, values: dict[str, float]) -> bytes | None:
     """One EMF line (without its line end) of ``values`` for a model and, when known, the version that answered;
-    None when metrics are off."""
+    None when metrics are off. Written on every prediction, so the constant part is built once."""
     if _METRICS_DISABLED:
         return None
-    dimensions = _BY_MODEL if version is not None else _BY_MODEL[:1]
-    body: dict[str, object] = {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": NAMESPACE,
-                    "Dimensions": dimensions,
-                    "Metrics": [{"Name": name, "Unit": _UNITS.get(name, "Count")} for name in values],
-                }
-            ],
-        },
-        "service": SERVICE,
-        "model": model,
-        **values,
-    }
+    head = b'{"_aws":{"Timestamp":%d,"CloudWatchMetrics":%b},"service":%b,"model":%b' % (
+        int(time.time() * 1000),
+        _directive(tuple(values), version is not None),
+        orjson.dumps(SERVICE),
+        orjson.dumps(model),
+    )
     if version is not None:
-        body["version"] = str(version)
-    return orjson.dumps(body)
+        head += b',"version":"%d"' % version
+    return head + b"," + orjson.dumps(values)[1:]
 
 
 def write_lines(lines: list[bytes]) -> None:
-    """Write whole lines to the log stream at once (one write, so lines from one request stay together)."""
-    if lines:
-        sys.stdout.write(b"\n".join(lines).decode() + "\n")
-        sys.stdout.flush()
+    """Write whole lines to the log stream at once (one write, so lines from one request stay together), past the
+    text layer when the stream has a file descriptor, as a function's standard output does."""
+    if not lines:
+        return
+    data = b"\n".join(lines) + b"\n"
+    stream = sys.stdout
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream in memory (tests): through its text layer
+        stream.write(data.decode())
+        stream.flush()
+        return
+    stream.flush()  # whatever the logger left in the buffer goes first
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]

@@ -59,7 +59,8 @@ def v2_infer(event: dict[str, Any], name: str, version: str | None = None) -> Pr
     else:
         raw = body_bytes(event.get("body"), bool(event.get("isBase64Encoded")), service().settings.max_request_bytes)
         request = protocol.parse_v2(*binary.split_request(raw, header_length.strip()))
-    return _predict(event, name, version, lambda model: service().v2_infer(model, request), protocol.render_v2)
+    answer = service().v2_infer
+    return exchange.predict(service(), event, name, version, lambda model: answer(model, request), protocol.render_v2)
 
 
 def invocations(event: dict[str, Any], name: str, version: str | None = None) -> Prediction:
@@ -71,30 +72,23 @@ def invocations(event: dict[str, Any], name: str, version: str | None = None) ->
         request = protocol.parse_csv(text)
     else:
         request = protocol.parse_mlflow(json_body(event))
-    return _predict(event, name, version, lambda model: service().invocations(model, request), _predictions)
+    answer = service().invocations
+    return exchange.predict(service(), event, name, version, lambda model: answer(model, request), _predictions)
 
 
 def v1_predict(event: dict[str, Any], name: str) -> Prediction:
     rows = protocol.parse_v1(json_body(event))
-    return _predict(event, name, None, lambda model: service().predict_rows(model, rows), _predictions)
+    answer = service().predict_rows
+    return exchange.predict(service(), event, name, None, lambda model: answer(model, rows), _predictions)
 
 
 def original_infer(event: dict[str, Any]) -> Prediction:
     request = protocol.parse_original(json_body(event))
     rows = request.rows
-    return _predict(
-        event, request.name, request.version, lambda model: service().predict_rows(model, rows), _predicted_label
+    answer = service().predict_rows
+    return exchange.predict(
+        service(), event, request.name, request.version, lambda model: answer(model, rows), _predicted_label
     )
-
-
-def _predict(
-    event: dict[str, Any],
-    name: str,
-    version: str | None,
-    answer: Callable[[Any], Any],
-    render: Callable[[Any], dict[str, Any] | BinaryAnswer],
-) -> Prediction:
-    return exchange.predict(service(), event, name, version, answer, render)
 
 
 def _predictions(tensor: Any) -> dict[str, Any]:

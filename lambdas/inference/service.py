@@ -50,7 +50,7 @@ class IndexEntry:
         return entry
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Routed:
     """The model a prediction goes to, and the settings that chose it."""
 
@@ -104,7 +104,7 @@ class InferenceService:
         settings = self.traffic.settings(name)
         if settings is not None and settings.traffic:
             gone: list[int] = []
-            while (drawn := draw_version(settings.traffic, route_key, gone)) is not None:
+            while (drawn := draw_version(settings, route_key, gone)) is not None:
                 try:
                     return Routed(self.cache.get(name, drawn), settings, True)
                 except ModelNotFound:

@@ -12,6 +12,7 @@ process, so one caller keeps meeting one version while the weights stay the same
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import random
 import threading
@@ -56,7 +57,11 @@ class TrafficTable:
             if entry is not None and now - entry.checked_at < self._refresh:
                 return entry.published
             entry = self._reread(name, entry, now)
-            self._entries[name] = entry
+            if entry.stamp is None and not settings_path(self._model_dir, name).parent.is_dir():
+                # Not a model: not remembered, so requests for made-up names cannot grow the table.
+                self._entries.pop(name, None)
+            else:
+                self._entries[name] = entry
             return entry.published
 
     def _reread(self, name: str, entry: _Entry | None, now: float) -> _Entry:
@@ -77,21 +82,24 @@ class TrafficTable:
         return _Entry(published, stamp, now)
 
 
-def draw_version(
-    traffic: tuple[tuple[int, int], ...], route_key: str | None, excluded: Collection[int] = ()
-) -> int | None:
+def draw_version(settings: ServingSettings, route_key: str | None, excluded: Collection[int] = ()) -> int | None:
     """The version a request goes to by the weights, leaving out ``excluded`` (versions found gone); None when no
     weighted version is left."""
-    live = [(version, weight) for version, weight in traffic if weight > 0 and version not in excluded]
-    total = sum(weight for _, weight in live)
-    if total <= 0:
+    versions, bounds = settings.bounds
+    if excluded:
+        versions, bounds = _without(settings.traffic, excluded)
+    if not versions:
         return None
-    point = key_point(route_key) % total if route_key else _random.randrange(total)
-    for version, weight in live:
-        if point < weight:
-            return version
-        point -= weight
-    return live[-1][0]
+    total = bounds[-1]
+    point = key_point(route_key) % total if route_key else int(_random.random() * total)
+    return versions[bisect.bisect_right(bounds, point)]
+
+
+def _without(
+    traffic: tuple[tuple[int, int], ...], excluded: Collection[int]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    kept = tuple((version, weight) for version, weight in traffic if version not in excluded)
+    return ServingSettings(traffic=kept).bounds
 
 
 def key_point(route_key: str) -> int:
