@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold, loader, stack_rps, tabular, warm
+from bench import cold, loader, serving, stack_rps, tabular, warm
 from bench.environment import function_settings
 from bench.models import IrisModel, family_sample, joblib_bytes, train_family_models, train_iris_models
 from bench.publishing import BUCKET, publish, s3_client
@@ -24,24 +24,31 @@ class Plan:
     loader_rows: int = loader.ROWS
     loader_pairs: int = loader.PAIRS
     stack_seconds: float = stack_rps.SECONDS
+    delivery_requests: int = serving.DELIVERY_REQUESTS
 
     @classmethod
     def quick(cls) -> Plan:
         """Every code path with little work: checks the harness, not the functions."""
-        return cls(warm_scale=0.02, cold_runs=1, loader_rows=65_536, loader_pairs=1, stack_seconds=1.0)
+        return cls(
+            warm_scale=0.02, cold_runs=1, loader_rows=65_536, loader_pairs=1, stack_seconds=1.0, delivery_requests=400
+        )
 
 
 def run(only: list[str], plan: Plan, scratch: Path, progress: Progress) -> list[Figure]:
     progress("training the iris models")
     models = train_iris_models()
     figures: list[Figure] = []
-    if {"warm", "cold", "loader"} & set(only):
+    if {"warm", "cold", "loader", "serving"} & set(only):
         with moto_server() as endpoint:
             figures += _figures_from_s3(endpoint, only, plan, models, scratch, progress)
     if "stack" in only:
         progress(f"local stack: {stack_rps.CLIENTS} keep-alive clients")
         figure = stack_rps.measure_local_stack(models[0], scratch, seconds=plan.stack_seconds)
         figures += _reported([figure], progress)
+    if "serving" in only:
+        progress(f"serving: capture at 100 % over {plan.delivery_requests:,} requests through the local stack")
+        delivered = serving.measure_capture_delivery(models[0], scratch, requests=plan.delivery_requests)
+        figures += _reported([delivered], progress)
     return figures
 
 
@@ -71,6 +78,11 @@ def _figures_from_s3(
             progress("cold: XGBoost and LightGBM on the fast path")
             cold_families = cold.measure_families(model_dirs[True], families, scratch, runs=plan.cold_runs)
             figures += _reported(cold_families, progress)
+    if "serving" in only:
+        progress("serving: routing and capture against no settings, and the shares drawn, in process")
+        serving_dir = scratch / "efs-serving"
+        serving.publish_serving_models(s3, models[0], serving_dir)
+        figures += _reported(serving.measure_serving(s3, serving_dir, scale=plan.warm_scale), progress)
     if "loader" in only:
         progress("loader: building and uploading the large model, then loader against aws s3 cp")
         large = loader.measure_loader(endpoint, scratch, rows=plan.loader_rows, pairs=plan.loader_pairs)
