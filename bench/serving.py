@@ -224,16 +224,7 @@ def _send(url: str, path: str, requests: int) -> int:
 def _records(stack: StackProcess, name: str, expected: int) -> int:
     """The capture records of ``name`` in the data bucket, polled until ``expected`` arrived or delivery stops
     growing for ten rounds of a second."""
-    import boto3
-
-    env = stack.aws_env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.s3_endpoint,
-        region_name=stack.region,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = stack.s3_client()
     count, still = 0, 0
     while still < 10:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.data_bucket, Prefix=f"capture/{name}/")

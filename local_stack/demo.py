@@ -313,16 +313,7 @@ def captured(stack: StackProcess, model: str, *, at_least: int) -> list[dict[str
     """The capture records of a model in the data bucket, once at least ``at_least`` have been delivered."""
     import json
 
-    import boto3
-
-    env = stack.aws_env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.s3_endpoint,
-        region_name=stack.region,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = stack.s3_client()
     records: list[dict[str, Any]] = []
     for _ in range(100):  # the stack delivers about once a second
         keys = [

@@ -52,6 +52,19 @@ class StackProcess:
         env["AWS_EC2_METADATA_DISABLED"] = "true"
         return env
 
+    def s3_client(self) -> Any:
+        """A boto3 S3 client for this stack's S3, with its key pair."""
+        import boto3
+
+        env = self.aws_env()
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            region_name=self.region,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
     def aws(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run the aws CLI against this stack's S3; raises StackError when it fails."""
         command = [aws_cli(), "--endpoint-url", self.s3_endpoint, *args]

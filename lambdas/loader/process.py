@@ -143,13 +143,9 @@ def _process(s3: S3Reader, raw: Mapping[str, Any], settings: Settings, lock_time
     serving_of = parse_settings_key(obj.key, settings.model_prefix)
     if serving_of is not None:
         where["model"] = serving_of
-        try:
-            with model_lock(settings.model_dir, serving_of, lock_timeout):
-                return _apply_settings(s3, record, serving_of, settings, where)
-        except (TransientFailure, LockTimeout, OSError, BotoCoreError) as error:
-            return Outcome(Status.RETRY, f"{type(error).__name__}: {error}", error=error, **where)
-        except Exception as error:  # as for models: keep the event by retrying it
-            return Outcome(Status.RETRY, f"unexpected {type(error).__name__}: {error}", error=error, **where)
+        return _locked(
+            settings, serving_of, lock_timeout, where, lambda: _apply_settings(s3, record, serving_of, settings, where)
+        )
     prefixed = version_prefix(obj.key, settings.model_prefix)
     sample = parse_sample_key(obj.key, settings.model_prefix)
     target: ModelKey | None = None
@@ -164,19 +160,30 @@ def _process(s3: S3Reader, raw: Mapping[str, Any], settings: Settings, lock_time
     located = prefixed or sample or target
     assert located is not None
     where["model"] = f"{located.name}/{located.version}"
+
+    def apply() -> Outcome:
+        if prefixed is not None:
+            applied = directories.reconcile(s3, obj.bucket, prefixed, settings)
+            if applied is not None:
+                status = _DIRECTORY_STATUS[applied.action]
+                return Outcome(status, applied.reason, details=applied.details, **where)
+            if invalid is not None:
+                return Outcome(Status.REJECTED, f"invalid model key: {invalid}", **where)
+        if sample is not None:
+            return _sample(s3, record, sample, settings, where)
+        assert target is not None
+        return _apply(s3, record, target, settings, where)
+
+    return _locked(settings, located.name, lock_timeout, where, apply)
+
+
+def _locked(
+    settings: Settings, name: str, lock_timeout: float, where: dict[str, Any], apply: Callable[[], Outcome]
+) -> Outcome:
+    """``apply`` under the model's lock; a failure of S3, the network, the file system or the lock is a retry."""
     try:
-        with model_lock(settings.model_dir, located.name, lock_timeout):
-            if prefixed is not None:
-                applied = directories.reconcile(s3, obj.bucket, prefixed, settings)
-                if applied is not None:
-                    status = _DIRECTORY_STATUS[applied.action]
-                    return Outcome(status, applied.reason, details=applied.details, **where)
-                if invalid is not None:
-                    return Outcome(Status.REJECTED, f"invalid model key: {invalid}", **where)
-            if sample is not None:
-                return _sample(s3, record, sample, settings, where)
-            assert target is not None
-            return _apply(s3, record, target, settings, where)
+        with model_lock(settings.model_dir, name, lock_timeout):
+            return apply()
     except (TransientFailure, LockTimeout, OSError, BotoCoreError) as error:
         return Outcome(Status.RETRY, f"{type(error).__name__}: {error}", error=error, **where)
     except Exception as error:  # an unforeseen fault: keep the event by retrying it rather than dropping it

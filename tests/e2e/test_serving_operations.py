@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import joblib
 import numpy as np
 import pytest
@@ -74,14 +73,7 @@ def infer(stack: StackProcess, rows: list[list[float]] = ROWS, **headers: str) -
 
 def captured(stack: StackProcess, version: int, *, at_least: int) -> list[Any]:
     """The records delivered under capture/iris/VERSION/, once there are ``at_least`` of them."""
-    env = stack.aws_env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.s3_endpoint,
-        region_name=stack.region,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = stack.s3_client()
     records: list[Any] = []
     for _ in range(POLLS):
         records = []
