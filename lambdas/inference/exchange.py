@@ -124,14 +124,23 @@ def _shadow(service: InferenceService, prediction: Prediction, version: int, req
 
 
 def _record(prediction: Prediction, request: Payload, response: Payload, version: int, *, shadow: bool) -> bytes:
-    inference_id = header(prediction.event.get("headers"), INFERENCE_ID_HEADER)
+    inference_id = _headers(prediction.event).get(INFERENCE_ID_HEADER)
+    if not isinstance(inference_id, str):
+        inference_id = None
     return capture.record(
         request, response, model=prediction.routed.model.name, version=version, shadow=shadow, inference_id=inference_id
     )
 
 
+def _headers(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's headers by lower-case name (the handler gives every event form lower-case names)."""
+    headers = event.get("headers")
+    return headers if type(headers) is dict else {}
+
+
 def _request_payload(event: dict[str, Any]) -> Payload:
-    content_type = header(event.get("headers"), "content-type") or "application/json"
+    content_type = _headers(event).get("content-type")
+    content_type = content_type if isinstance(content_type, str) else "application/json"
     raw = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return Payload(content_type, pybase64.b64decode(raw))
