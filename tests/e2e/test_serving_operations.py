@@ -156,3 +156,37 @@ def test_captured_requests_and_shadow_answers_arrive_in_the_data_bucket(
     disagreed = versions[1].predict(np.array(ROWS)).tolist() != versions[2].predict(np.array(ROWS)).tolist()
     shadow_counts = [int(value) for value in rows["2"][-3:]]  # agree, disagree, failed
     assert shadow_counts[1 if disagreed else 0] >= 25
+
+
+def test_settings_changed_under_load_never_fail_a_request(stack: StackProcess, versions: dict[int, Any]) -> None:
+    import threading
+
+    statuses: Counter[int] = Counter()
+    seen: Counter[str] = Counter()
+    stop = threading.Event()
+    lock = threading.Lock()
+    body = {"inputs": [{"name": "input-0", "shape": [len(ROWS), 4], "datatype": "FP64", "data": ROWS}]}
+
+    def client() -> None:
+        for _ in range(20_000):  # until the settings changes below are done; the count only guards against a hang
+            if stop.is_set():
+                return
+            answer = http_request("POST", f"{stack.inference_url}/v2/models/iris/infer", body)
+            with lock:
+                statuses[answer.status] += 1
+                seen[answer.headers.get("x-model-version", "")] += 1
+
+    clients = [threading.Thread(target=client, daemon=True) for _ in range(3)]
+    for thread in clients:
+        thread.start()
+    try:
+        for weights in (["1=100"], ["1=50", "2=50"], ["2=100"], ["1=90", "2=10"]):
+            done = run(stack, "traffic", "iris", *weights, "--no-shadow")
+            assert done.returncode == 0, done.stderr
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(120)
+
+    assert set(statuses) == {200}, statuses
+    assert set(seen) == {"1", "2"}
