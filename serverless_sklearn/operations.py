@@ -205,7 +205,8 @@ def cloudwatch_figures(name: str, client: Any = None) -> dict[str, dict[str, flo
         listed.extend(metric for metric in page["Metrics"] if any(d["Name"] == "version" for d in metric["Dimensions"]))
     queries: list[dict[str, Any]] = []
     labels: list[tuple[str, str]] = []
-    for metric in listed:
+    unique = {(m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))): m for m in listed}
+    for metric in unique.values():
         version = next(d["Value"] for d in metric["Dimensions"] if d["Name"] == "version")
         stats = LATENCY if metric["MetricName"] == "Latency" else ((metric["MetricName"], "Sum"),)
         for label, stat in stats:
@@ -220,14 +221,14 @@ def cloudwatch_figures(name: str, client: Any = None) -> dict[str, dict[str, flo
             )
             labels.append((version, label))
     figures: dict[str, dict[str, float]] = {}
-    end = datetime.now(UTC)
+    end = datetime.now(UTC) + timedelta(minutes=1)  # through the current minute
     for start in range(0, len(queries), 500):  # GetMetricData takes 500 queries at a time
         answer = cloudwatch.get_metric_data(
             MetricDataQueries=queries[start : start + 500], StartTime=end - WINDOW, EndTime=end
         )
         for result in answer["MetricDataResults"]:
             version, label = labels[int(result["Id"][1:])]
-            values = result.get("Values") or []
+            values = [value for value in result.get("Values") or [] if value is not None]
             if values:
                 total = sum(values) if label in COUNTS else max(values)
                 figures.setdefault(version, {})[label] = figures.get(version, {}).get(label, 0) + total
