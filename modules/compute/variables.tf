@@ -308,12 +308,12 @@ variable "api_throttling" {
 }
 
 variable "cors" {
-  description = "CORS of the HTTP API and the function URL; an empty allow_origins turns CORS off."
+  description = "CORS of the HTTP API and the function URL; an empty allow_origins turns CORS off. By default a page may send the route key and inference id headers and read which version answered (X-Model-Version)."
   type = object({
     allow_origins  = optional(list(string), [])
     allow_methods  = optional(list(string), ["GET", "POST"])
-    allow_headers  = optional(list(string), ["content-type", "authorization", "x-amz-date", "x-amz-security-token"])
-    expose_headers = optional(list(string), [])
+    allow_headers  = optional(list(string), ["content-type", "authorization", "x-amz-date", "x-amz-security-token", "x-route-key", "x-inference-id"])
+    expose_headers = optional(list(string), ["x-model-version"])
     max_age        = optional(number, 300)
   })
   default  = {}
