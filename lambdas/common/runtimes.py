@@ -238,3 +238,20 @@ def _skip_repeated_finite_check() -> None:
 
         sklearn.set_config(assume_finite=True)
         _thread_config.assume_finite = True
+
+
+def answer(runner: Runner, batch: Batch, output: str, what: str) -> Array:
+    """One output (``predict`` or ``predict_proba``) for a batch; input the model cannot take is a BadRequest with
+    the model's reason, running out of memory a ModelUnavailable. ``what`` names the model in the messages."""
+    from lambdas.common.reasons import reason
+    from lambdas.common.signature import PREDICT_PROBA
+
+    if output == PREDICT_PROBA and not runner.has_proba:
+        raise BadRequest(f"{what} does not provide predict_proba")
+    try:
+        result: Array = getattr(runner, output)(batch)
+    except (ValueError, TypeError, AttributeError, KeyError) as error:  # input the model cannot take
+        raise BadRequest(f"the model rejected the input: {reason(error, with_type=False)}") from None
+    except MemoryError:  # the function stays up; a smaller batch, or more memory, can be answered
+        raise ModelUnavailable(f"{what} ran out of memory answering {batch.rows} rows") from None
+    return result

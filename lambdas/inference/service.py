@@ -8,14 +8,14 @@ from typing import Any
 
 from lambdas.common import codecs
 from lambdas.common.batch import Batch
-from lambdas.common.errors import BadRequest, ModelNotFound, ModelUnavailable
+from lambdas.common.errors import ModelNotFound
 from lambdas.common.libraries import library_versions
 from lambdas.common.payloads import Array, InferRequest, OutputTensor, RowsRequest
-from lambdas.common.reasons import reason
 from lambdas.common.repository import is_valid_name, list_models, list_refused_models, parse_version
+from lambdas.common.runtimes import answer
 from lambdas.common.serving import SETTINGS_FILE, ServingSettings, read_settings_verdict
 from lambdas.common.settings import Settings
-from lambdas.common.signature import PREDICT, PREDICT_PROBA, Signature
+from lambdas.common.signature import PREDICT, Signature
 from lambdas.inference import protocol
 from lambdas.inference.cache import LoadedModel, ModelCache
 from lambdas.inference.observability import count
@@ -249,14 +249,4 @@ def _version_note(model: LoadedModel | None) -> str:
 
 
 def _predict(model: LoadedModel, batch: Batch, output: str) -> Array:
-    if output == PREDICT_PROBA and not model.has_proba:
-        raise BadRequest(f"model {model.name!r} version {model.version} does not provide predict_proba")
-    try:
-        answer: Array = getattr(model.runner, output)(batch)
-    except (ValueError, TypeError, AttributeError, KeyError) as error:  # input the model cannot take
-        raise BadRequest(f"the model rejected the input: {reason(error, with_type=False)}") from None
-    except MemoryError:  # the function stays up; a smaller batch, or more memory, can be answered
-        raise ModelUnavailable(
-            f"model {model.name!r} version {model.version} ran out of memory answering {batch.rows} rows"
-        ) from None
-    return answer
+    return answer(model.runner, batch, output, f"model {model.name!r} version {model.version}")
