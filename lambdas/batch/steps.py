@@ -1,0 +1,306 @@
+"""The three steps of a batch job, as the state machine runs them and the local stack drives them:
+
+plan      the input object, the model and its version fixed for the whole job, the header checked against the
+          model's signature, and the byte ranges the workers take (``lines``); a job that cannot run fails here
+          with a manifest that names the cause.
+score     one range: its lines read from the input's own S3 version, scored (``chunk``), written as a part next
+          to the answers; a retried range writes the same part again, so rows are never doubled or lost.
+assemble  the parts in order: refused rows numbered across the file, the tolerance applied, the answer file
+          written once and complete, then the manifest; the parts are removed.
+
+S3 is reached through the small protocol below (a boto3 client satisfies it), models through the inference
+function's own cache, so a batch answer is the online answer of the same version and runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from lambdas.batch.chunk import ChunkRefused, output_columns, score_chunk
+from lambdas.batch.job import JobError, JobSpec, parse_job
+from lambdas.batch.lines import byte_ranges, owned_lines
+from lambdas.batch.table import TableError, answer_header, answer_lines, header, read_rows
+from lambdas.common.errors import ModelNotFound, ModelUnavailable
+
+DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
+HEADER_BYTES = 64 * 1024
+MIN_UPLOAD_PART = 8 * 1024 * 1024  # S3 takes parts of 5 MiB or more, but the last
+
+
+class Store(Protocol):
+    """The S3 calls the steps make (a boto3 S3 client satisfies it)."""
+
+    def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def put_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def delete_objects(self, **kwargs: Any) -> dict[str, Any]: ...
+    def create_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
+    def upload_part(self, **kwargs: Any) -> dict[str, Any]: ...
+    def complete_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
+    def abort_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+Models = Callable[[str, int | None], Any]  # (name, version or None for the latest) -> a LoadedModel
+
+
+@dataclass
+class Plan:
+    spec: dict[str, Any]
+    job_id: str
+    version: int
+    sha256: str | None
+    runtime: str
+    input_version_id: str | None
+    size: int
+    data_start: int
+    names: list[str]  # a CSV's header; empty for JSON lines
+    ranges: list[tuple[int, int]]
+    started_at: str
+    output_names: list[str] = field(default_factory=list)
+
+    @property
+    def job(self) -> JobSpec:
+        return JobSpec(**self.spec)
+
+    def part_key(self, index: int, suffix: str) -> str:
+        return f"{self.job.output_base(self.version)}.parts/{self.job_id}/{index:06d}.{suffix}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        return cls(**{**data, "ranges": [tuple(item) for item in data["ranges"]]})
+
+
+class JobFailed(RuntimeError):
+    """A job that cannot run; ``manifest`` was written saying why."""
+
+    def __init__(self, reason: str, manifest: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.manifest = manifest
+
+
+def plan(
+    s3: Store, bucket: str, key: str, models: Models, *, execution: str = "", chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> Plan:
+    """Check the job and split its file; JobFailed (with its manifest written) when it cannot run."""
+    started = _now()
+    head = s3.head_object(Bucket=bucket, Key=key)
+    try:
+        spec = parse_job(bucket, key, head.get("Metadata") or {})
+    except JobError as error:
+        raise JobFailed(str(error), {"status": "FAILED", "reason": str(error), "input": key}) from None
+    version_id = head.get("VersionId")
+    fail = _failer(s3, spec, version_id, started, execution)
+    try:
+        model = models(spec.model, spec.version)
+    except (ModelNotFound, ModelUnavailable) as error:
+        raise fail(error.message, spec.version or 0) from None
+    size = int(head.get("ContentLength") or 0)
+    names: list[str] = []
+    data_start = 0
+    try:
+        if spec.format == "csv":
+            first = _read(s3, bucket, key, version_id, 0, min(size, HEADER_BYTES) - 1).split(b"\n", 1)[0]
+            names = header(first)
+            data_start = len(first) + 1
+            _check_columns(model.signature, names)
+        outputs = list(output_columns(model.signature, spec.output))
+    except (TableError, ChunkRefused) as error:
+        raise fail(str(error), model.version) from None
+    return Plan(
+        spec=asdict(spec),
+        job_id=secrets.token_hex(8),
+        version=model.version,
+        sha256=model.sha256,
+        runtime=model.runner.runtime,
+        input_version_id=version_id,
+        size=size,
+        data_start=data_start,
+        names=names,
+        ranges=byte_ranges(size, data_start, chunk_bytes),
+        started_at=started,
+        output_names=outputs,
+    )
+
+
+def _check_columns(signature: Any, names: list[str]) -> None:
+    inputs = signature.inputs
+    if inputs.named:
+        missing = [name for name in inputs.names if name not in names and name not in inputs.optional]
+        if missing:
+            raise ChunkRefused(f"the header has no column {', '.join(repr(n) for n in missing)}, which the model takes")
+    elif inputs.features is not None and len(names) != inputs.features:
+        raise ChunkRefused(f"the model takes {inputs.features} features; the header has {len(names)} columns")
+
+
+def score(s3: Store, job: Plan, index: int, models: Models) -> dict[str, int]:
+    """Score range ``index`` and write its part; returns its counts."""
+    spec = job.job
+    start, end = job.ranges[index]
+
+    def read(first: int, last: int) -> bytes:
+        return _read(s3, spec.bucket, spec.key, job.input_version_id, first, last)
+
+    lines = owned_lines(read, start, end, job.size, job.data_start)
+    model = models(spec.model, job.version)
+    counts = {"rows_in": len(lines), "rows_out": 0}
+    errors: list[tuple[int, str]] = []
+    body = b""
+    if lines:
+        try:
+            rows = read_rows(spec.format, lines, job.names)
+        except TableError as error:  # the whole range is unreadable: every one of its rows is refused
+            errors = [(number, str(error)) for number in range(len(lines))]
+            body = answer_lines_empty(spec.format, len(lines), len(job.output_names))
+        else:
+            what = f"model {spec.model!r} version {job.version}"
+            scored = score_chunk(
+                model.runner, model.signature, rows.columns, first_row=0, output=spec.output, text=rows.text, what=what
+            )
+            errors = scored.errors
+            counts["rows_out"] = len(scored.rows)
+            body = answer_lines(spec.format, lines, rows, scored, 0, join=spec.join)
+    s3.put_object(Bucket=spec.bucket, Key=job.part_key(index, "out"), Body=body)
+    record = {**counts, "errors": errors}
+    s3.put_object(Bucket=spec.bucket, Key=job.part_key(index, "json"), Body=json.dumps(record).encode())
+    return counts
+
+
+def answer_lines_empty(fmt: str, count: int, width: int) -> bytes:
+    """Answer lines for rows that could not be read: empty answer fields, written as the CSV writer writes them."""
+    if fmt != "csv":
+        return b"{}\n" * count
+    return answer_header([], [""] * width, join=False) * count
+
+
+def assemble(s3: Store, job: Plan, *, execution: str = "") -> dict[str, Any]:
+    """Number the refused rows across the file, apply the tolerance, write the answers once, then the manifest."""
+    spec = job.job
+    bucket = spec.bucket
+    parts = [
+        json.loads(_body(s3.get_object(Bucket=bucket, Key=job.part_key(i, "json")))) for i in range(len(job.ranges))
+    ]
+    errors: list[dict[str, Any]] = []
+    offset = 0
+    for part in parts:
+        errors += [{"row": offset + local + 1, "reason": reason} for local, reason in part["errors"]]
+        offset += part["rows_in"]
+    rows_in, rows_out = offset, sum(part["rows_out"] for part in parts)
+    failed_percent = (len(errors) * 100 / rows_in) if rows_in else 0.0
+    manifest = _manifest(spec, job, rows_in, rows_out, len(errors), execution)
+    if errors:
+        body = b"".join(json.dumps(error).encode() + b"\n" for error in errors)
+        s3.put_object(Bucket=bucket, Key=spec.errors_key(job.version), Body=body)
+        manifest["errors_key"] = spec.errors_key(job.version)
+    if failed_percent > spec.tolerate_failed_percent:
+        manifest.update(
+            status="FAILED",
+            reason=f"{len(errors)} of {rows_in} rows ({failed_percent:.2f} %) failed their checks; "
+            f"tolerate-failed-percent is {spec.tolerate_failed_percent:g}",
+        )
+    else:
+        _write_answers(s3, job)
+        manifest["out_key"] = spec.out_key(job.version)
+    s3.put_object(Bucket=bucket, Key=spec.manifest_key(job.version), Body=json.dumps(manifest, indent=2).encode())
+    keys = [{"Key": job.part_key(i, suffix)} for i in range(len(job.ranges)) for suffix in ("out", "json")]
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+    return manifest
+
+
+def _write_answers(s3: Store, job: Plan) -> None:
+    """The answer file in one multipart upload, part after part in order: complete or not there at all."""
+    spec = job.job
+    bucket, key = spec.bucket, spec.out_key(job.version)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    done: list[dict[str, Any]] = []
+    buffer = bytearray(answer_header(job.names, job.output_names, join=spec.join) if spec.format == "csv" else b"")
+    try:
+        for index in range(len(job.ranges)):
+            buffer += _body(s3.get_object(Bucket=bucket, Key=job.part_key(index, "out")))
+            if len(buffer) >= MIN_UPLOAD_PART:
+                done.append(_upload_part(s3, bucket, key, upload, len(done) + 1, bytes(buffer)))
+                buffer.clear()
+        if buffer or not done:
+            done.append(_upload_part(s3, bucket, key, upload, len(done) + 1, bytes(buffer)))
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        raise
+
+
+def _upload_part(s3: Store, bucket: str, key: str, upload: str, number: int, body: bytes) -> dict[str, Any]:
+    answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body)
+    return {"ETag": answer["ETag"], "PartNumber": number}
+
+
+def _manifest(spec: JobSpec, job: Plan, rows_in: int, rows_out: int, failed: int, execution: str) -> dict[str, Any]:
+    return {
+        "status": "SUCCEEDED",
+        "model": spec.model,
+        "version": str(job.version),
+        "sha256": job.sha256,
+        "runtime": job.runtime,
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "rows_failed": failed,
+        "errors_key": None,
+        "reason": None,
+        "started_at": job.started_at,
+        "finished_at": _now(),
+        "execution_arn": execution or None,
+        "input_version_id": job.input_version_id,
+    }
+
+
+def _failer(s3: Store, spec: JobSpec, version_id: str | None, started: str, execution: str) -> Callable[..., JobFailed]:
+    def fail(reason: str, version: int) -> JobFailed:
+        manifest = {
+            "status": "FAILED",
+            "model": spec.model,
+            "version": str(version) if version else None,
+            "reason": reason,
+            "rows_in": 0,
+            "rows_out": 0,
+            "rows_failed": 0,
+            "errors_key": None,
+            "started_at": started,
+            "finished_at": _now(),
+            "execution_arn": execution or None,
+            "input_version_id": version_id,
+        }
+        folder = version if version else "latest"
+        key = f"output/{spec.model}/{folder}/{spec.file_name}.manifest.json"
+        s3.put_object(Bucket=spec.bucket, Key=key, Body=json.dumps(manifest, indent=2).encode())
+        return JobFailed(reason, manifest)
+
+    return fail
+
+
+def _read(s3: Store, bucket: str, key: str, version_id: str | None, first: int, last: int) -> bytes:
+    if last < first:
+        return b""
+    request: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={first}-{last}"}
+    if version_id:
+        request["VersionId"] = version_id
+    return _body(s3.get_object(**request))
+
+
+def _body(response: dict[str, Any]) -> bytes:
+    stream = response["Body"]
+    try:
+        data: bytes = stream.read()
+    finally:
+        stream.close()
+    return data
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
