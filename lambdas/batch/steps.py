@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from lambdas.batch.chunk import ChunkRefused, output_columns, score_chunk
 from lambdas.batch.job import JobError, JobSpec, parse_job
 from lambdas.batch.lines import byte_ranges, owned_lines
@@ -91,11 +93,16 @@ def plan(
 ) -> Plan:
     """Check the job and split its file; JobFailed (with its manifest written) when it cannot run."""
     started = _now()
-    head = s3.head_object(Bucket=bucket, Key=key)
     try:
+        spec = parse_job(bucket, key)
+        head = s3.head_object(Bucket=bucket, Key=key)
         spec = parse_job(bucket, key, head.get("Metadata") or {})
     except JobError as error:
         raise JobFailed(str(error), {"status": "FAILED", "reason": str(error), "input": key}) from None
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        raise _failer(s3, spec, None, started, execution)(f"{key} is no longer in the bucket", 0) from None
     version_id = head.get("VersionId")
     fail = _failer(s3, spec, version_id, started, execution)
     try:

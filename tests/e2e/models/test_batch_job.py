@@ -15,6 +15,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from lambdas.batch.steps import JobFailed, Plan, assemble, plan, score
+from tests.support.context import loader_context
 from tests.support.served import Served
 from tests.support.tables import customers, imputing_pipeline, per_column, records
 
@@ -180,3 +181,34 @@ def test_a_job_keeps_its_version_and_input_when_both_change_under_it(served: Ser
     assert manifest["version"] == "1" and manifest["rows_in"] == 30
     answers = [int(line) for line in read(data_bucket, "output/iris/1/r.csv.out").decode().splitlines()[1:]]
     assert answers == first.predict(IRIS.data[:30]).tolist()
+
+
+def test_the_worker_function_runs_a_job_step_by_step(
+    served: Served, data_bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.batch import handler
+
+    model = LogisticRegression(max_iter=500).fit(IRIS.data, IRIS.target)
+    served.publish("iris", model)
+    monkeypatch.setenv("MODEL_DIR", str(served.loader.model_dir))
+    monkeypatch.setenv("ONNX_FAST_PATH", "true" if served.runtime == "onnxruntime" else "false")
+    for cached in (handler.settings, handler.models, handler.s3_client):
+        cached.cache_clear()
+    data_bucket.put_object(Bucket=DATA, Key="input/iris/w.csv", Body=csv_file(IRIS.data[:50]))
+    event = {"detail": {"bucket": {"name": DATA}, "object": {"key": "input/iris/w.csv"}}}
+    context: Any = loader_context()  # the handler reads the same fields of it
+
+    planned = handler.lambda_handler({"step": "plan", **event, "execution": "arn:job"}, context)
+    batch = {"step": "score", "plan": planned["plan"], "Items": planned["items"]}
+    assert [c["rows_in"] for c in handler.lambda_handler(batch, context)["scored"]] == [50]
+    manifest = handler.lambda_handler({"step": "assemble", "plan": planned["plan"], "execution": "arn:job"}, context)
+
+    assert (manifest["status"], manifest["execution_arn"], manifest["runtime"]) == (
+        "SUCCEEDED",
+        "arn:job",
+        served.runtime,
+    )
+    answers = [int(line) for line in read(data_bucket, "output/iris/1/w.csv.out").decode().splitlines()[1:]]
+    assert answers == model.predict(IRIS.data[:50]).tolist()
+    refused = handler.lambda_handler({"step": "plan", "bucket": DATA, "key": "input/iris/gone.csv"}, context)
+    assert refused["failed"]["status"] == "FAILED" and "no longer" in refused["failed"]["reason"]

@@ -1,0 +1,83 @@
+"""The batch worker function's entry point: one image, a third command, called by the job's state machine with one
+of three steps.
+
+    {"step": "plan", "bucket": ..., "key": ..., "execution": ...}        -> the plan, or {"failed": manifest}
+    {"step": "score", "plan": {...}, "Items": [{"index": 3}, ...]}        -> {"scored": [counts, ...]}
+    {"step": "assemble", "plan": {...}, "execution": ...}                 -> the manifest
+
+``plan`` also takes the EventBridge "Object Created" event as the state machine receives it (``detail.bucket.name``,
+``detail.object.key``). Models come from the same EFS and the same cache code as the inference function.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from lambdas.batch.steps import JobFailed, Plan, assemble, plan, score
+from lambdas.common.settings import Settings
+from lambdas.inference.cache import LoadedModel, ModelCache
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "batch")
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def models() -> ModelCache:
+    configured = settings()
+    return ModelCache(
+        configured.model_dir,
+        max_bytes=configured.cache_max_bytes,
+        refresh_seconds=configured.refresh_seconds,
+        allowed_suffixes=configured.allowed_suffixes,
+        serve_onnx=configured.onnx_fast_path,
+        trusted_types=configured.skops_trusted_types,
+    )
+
+
+@cache
+def s3_client() -> Any:
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+def model(name: str, version: int | None) -> LoadedModel:
+    return models().get(name, version)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = event.get("step")
+    if step == "plan":
+        bucket, key = _object(event)
+        try:
+            planned = plan(s3_client(), bucket, key, model, execution=str(event.get("execution") or ""))
+        except JobFailed as failed:
+            logger.warning("batch job refused", extra={"key": key, "reason": str(failed)})
+            return {"failed": failed.manifest}
+        logger.info("batch job planned", extra={"key": key, "ranges": len(planned.ranges), "version": planned.version})
+        return {"plan": planned.to_json(), "items": [{"index": index} for index in range(len(planned.ranges))]}
+    if step == "score":
+        job = Plan.from_json(event["plan"])
+        return {"scored": [score(s3_client(), job, int(item["index"]), model) for item in event.get("Items", ())]}
+    if step == "assemble":
+        manifest = assemble(s3_client(), Plan.from_json(event["plan"]), execution=str(event.get("execution") or ""))
+        logger.info("batch job finished", extra={"status": manifest["status"], "rows_in": manifest["rows_in"]})
+        return manifest
+    raise ValueError(f"unknown batch step {step!r}: expected plan, score or assemble")
+
+
+def _object(event: dict[str, Any]) -> tuple[str, str]:
+    detail = event.get("detail")
+    if isinstance(detail, dict):  # EventBridge's Object Created event, as the rule passes it on
+        return str(detail["bucket"]["name"]), str(detail["object"]["key"])
+    return str(event["bucket"]), str(event["key"])
