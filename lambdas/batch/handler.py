@@ -2,7 +2,7 @@
 of three steps.
 
     {"step": "plan", "bucket": ..., "key": ..., "execution": ...}        -> the plan, or {"failed": manifest}
-    {"step": "score", "plan": {...}, "Items": [{"index": 3}, ...]}        -> {"scored": [counts, ...]}
+    {"BatchInput": {"step": "score", "plan": {...}}, "Items": [{"index": 3}, ...]}  -> {"scored": [counts, ...]}
     {"step": "assemble", "plan": {...}, "execution": ...}                 -> the manifest
 
 ``plan`` also takes the EventBridge "Object Created" event as the state machine receives it (``detail.bucket.name``,
@@ -56,6 +56,9 @@ def model(name: str, version: int | None) -> LoadedModel:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch_input = event.get("BatchInput")  # a Distributed Map's batch: its shared input beside the items
+    if isinstance(batch_input, dict):
+        event = {**batch_input, "Items": event.get("Items", [])}
     step = event.get("step")
     if step == "plan":
         bucket, key = _object(event)

@@ -199,7 +199,7 @@ def test_the_worker_function_runs_a_job_step_by_step(
     context: Any = loader_context()  # the handler reads the same fields of it
 
     planned = handler.lambda_handler({"step": "plan", **event, "execution": "arn:job"}, context)
-    batch = {"step": "score", "plan": planned["plan"], "Items": planned["items"]}
+    batch = {"BatchInput": {"step": "score", "plan": planned["plan"]}, "Items": planned["items"]}  # as the Map sends it
     assert [c["rows_in"] for c in handler.lambda_handler(batch, context)["scored"]] == [50]
     manifest = handler.lambda_handler({"step": "assemble", "plan": planned["plan"], "execution": "arn:job"}, context)
 
