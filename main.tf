@@ -14,6 +14,8 @@ module "network" {
   https_egress_cidr_blocks = var.https_egress_cidr_blocks
   # The endpoint admits this deployment's bucket (and those the user names), so nothing else is reachable through it.
   s3_endpoint_bucket_arns = concat([module.storage.bucket_arn, module.storage.data_bucket_arn], var.s3_endpoint_other_bucket_arns)
+  # Batch workers write their answers under output/ of the data bucket, and nowhere else.
+  s3_endpoint_write_arns = var.enable_batch_scoring ? ["${module.storage.data_bucket_arn}/output/*"] : []
 }
 
 module "storage" {
@@ -26,6 +28,7 @@ module "storage" {
   function_security_group_ids = {
     loader    = module.network.loader_security_group_id
     inference = module.network.inference_security_group_id
+    batch     = module.network.batch_security_group_id
   }
   bucket_name                        = var.bucket_name
   force_destroy                      = var.force_destroy
@@ -98,6 +101,26 @@ module "compute" {
   capture_buffer_seconds            = var.capture_buffer_seconds
   create_dashboard                  = var.create_dashboard
   model_error_alarms                = var.model_error_alarms
+}
+
+module "batch" {
+  source = "./modules/batch"
+  count  = var.enable_batch_scoring ? 1 : 0
+
+  name                  = var.name
+  tags                  = var.tags
+  image_uri             = module.image.image_uri
+  architecture          = var.architecture
+  subnet_ids            = module.network.private_subnet_ids
+  security_group_ids    = [module.network.batch_security_group_id]
+  efs_file_system_arn   = module.storage.efs_file_system_arn
+  efs_access_point_arn  = module.storage.efs_access_point_arn
+  data_bucket_name      = module.storage.data_bucket_name
+  data_bucket_arn       = module.storage.data_bucket_arn
+  environment           = module.compute.function_environment
+  batch_max_concurrency = var.batch_max_concurrency
+  log_retention_days    = var.log_retention_days
+  alarm_actions         = var.alarm_actions
 }
 
 # The image build moved from the compute module into its own: state follows, nothing is rebuilt or replaced.

@@ -97,3 +97,8 @@ output "audit_trail_arn" {
   description = "CloudTrail trail of the model bucket's object events, or null when enable_bucket_audit_trail is off."
   value       = module.storage.audit_trail_arn
 }
+
+output "batch_state_machine_arn" {
+  description = "The batch job state machine, or null when enable_batch_scoring is off."
+  value       = try(module.batch[0].state_machine_arn, null)
+}

@@ -362,3 +362,17 @@ variable "model_error_alarms" {
   }))
   default = {}
 }
+
+# ---------------------------------------------------------------- batch
+
+variable "enable_batch_scoring" {
+  description = "Score whole files put under input/ of the data bucket with Step Functions' Distributed Map (the batch module)."
+  type        = bool
+  default     = true
+}
+
+variable "batch_max_concurrency" {
+  description = "Child executions of a batch job's Distributed Map running at once."
+  type        = number
+  default     = 100
+}

@@ -34,9 +34,12 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server(
-    env: Mapping[str, str] | None = None, log_path: Path | None = None, start_timeout: float = 60.0
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    start_timeout: float = 60.0,
+    module: str = "moto.server",
 ) -> Iterator[str]:
-    """Yield the endpoint of a running ``python -m moto.server``; stop it on exit.
+    """Yield the endpoint of a running ``python -m moto.server`` (or ``module``, which runs it); stop it on exit.
 
     ``env`` is added to this process's environment with fake credentials. A port taken by another process between
     choosing and binding it is retried on a new one.
@@ -47,7 +50,7 @@ def moto_server(
         endpoint = f"http://{HOST}:{port}"
         log = log_path.open("ab") if log_path is not None else None
         server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            [sys.executable, "-m", module, "-H", HOST, "-p", str(port)],
             stdout=log if log is not None else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             env=environment,

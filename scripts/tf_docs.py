@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = (".", "modules/network", "modules/storage", "modules/image", "modules/compute")
+MODULES = (".", "modules/network", "modules/storage", "modules/image", "modules/compute", "modules/batch")
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 

@@ -45,6 +45,11 @@ run "defaults_compose_a_new_vpc_and_an_http_api" {
   }
 
   assert {
+    condition     = jsondecode(module.network.s3_endpoint_policy).Statement[1].Resource == ["${module.storage.data_bucket_arn}/output/*"] && output.batch_state_machine_arn != null
+    error_message = "batch scoring is on by default, and the S3 endpoint lets functions write under the data bucket's output/ alone"
+  }
+
+  assert {
     condition     = module.network.inference_security_group_id != module.network.loader_security_group_id
     error_message = "the inference function must have a security group of its own"
   }

@@ -77,3 +77,8 @@ output "dashboard_name" {
   description = "Name of the deployment's CloudWatch dashboard, or null when create_dashboard is off."
   value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
 }
+
+output "function_environment" {
+  description = "The model settings both functions run with (MODEL_DIR, MODEL_PREFIX, ONNX_FAST_PATH, ...), for other functions serving the same models."
+  value       = local.common_environment
+}

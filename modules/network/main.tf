@@ -104,12 +104,12 @@ resource "aws_vpc_endpoint" "s3" {
   vpc_endpoint_type = "Gateway"
   route_table_ids   = local.route_table_ids
 
-  # Only this deployment's buckets, and only the reads the loader makes: code that got into a function cannot carry
+  # Only this deployment's buckets: reads, and writes under the batch answers' prefix alone. Code that got into a function cannot carry
   # data out to a bucket of its own through this endpoint. Other buckets reached from these route tables are named
   # in s3_endpoint_bucket_arns too.
   policy = length(var.s3_endpoint_bucket_arns) == 0 ? null : jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid       = "ReadThisDeploymentsBuckets"
         Effect    = "Allow"
@@ -117,7 +117,15 @@ resource "aws_vpc_endpoint" "s3" {
         Action    = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
         Resource  = flatten([for arn in var.s3_endpoint_bucket_arns : [arn, "${arn}/*"]])
       },
-    ]
+      ],
+      length(var.s3_endpoint_write_arns) == 0 ? [] : [{
+        # The batch worker's answers: written (in parts, then as one file) and its parts removed, there alone.
+        Sid       = "WriteBatchAnswers"
+        Effect    = "Allow"
+        Principal = "*"
+        Action    = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Resource  = var.s3_endpoint_write_arns
+    }])
   })
 
   tags = merge({ Name = "${var.name}-s3" }, var.tags)
@@ -186,6 +194,36 @@ resource "aws_security_group" "loader" {
       error_message = "subnet_ids must lie in distinct availability zones: EFS has one mount target per zone, so a second subnet in a zone cannot get one."
     }
   }
+}
+
+# The batch worker: NFS to EFS (added by the storage module) and HTTPS to S3, like the loader, in a group of its own.
+resource "aws_security_group" "batch" {
+  name_prefix = "${var.name}-batch-"
+  description = "Batch worker of ${var.name}: NFS to EFS and HTTPS to S3 only"
+  vpc_id      = local.vpc_id
+
+  tags = merge({ Name = "${var.name}-batch" }, var.tags)
+
+  timeouts {
+    delete = "60m"
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "batch_s3" {
+  count = var.create_s3_endpoint && length(aws_vpc_endpoint.s3) == 0 ? 0 : 1
+
+  security_group_id = aws_security_group.batch.id
+  description       = "HTTPS to S3 through the gateway endpoint"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = var.create_s3_endpoint ? aws_vpc_endpoint.s3[0].prefix_list_id : data.aws_ec2_managed_prefix_list.s3[0].id
+
+  tags = merge({ Name = "${var.name}-batch-s3" }, var.tags)
 }
 
 # HTTPS to S3 through the endpoint this module creates or, when the VPC already has one, through S3's prefix list.

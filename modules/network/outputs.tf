@@ -33,6 +33,11 @@ output "loader_security_group_id" {
   value       = aws_security_group.loader.id
 }
 
+output "batch_security_group_id" {
+  description = "Security group of the batch worker: NFS to EFS (added by the storage module) and HTTPS to S3."
+  value       = aws_security_group.batch.id
+}
+
 output "inference_security_group_id" {
   description = "Security group of the inference function: NFS to EFS (added by the storage module) and nothing else."
   value       = aws_security_group.inference.id

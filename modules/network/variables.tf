@@ -77,6 +77,13 @@ variable "s3_endpoint_bucket_arns" {
   nullable    = false
 }
 
+variable "s3_endpoint_write_arns" {
+  description = "Object ARNs (with wildcards) the S3 gateway endpoint lets functions write and delete: the root passes the data bucket's output/ when batch scoring is on; empty allows reads only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
 variable "https_egress_cidr_blocks" {
   description = "Extra HTTPS egress for the loader, e.g. [\"0.0.0.0/0\"] behind an existing NAT gateway."
   type        = list(string)

@@ -173,3 +173,9 @@ mock_resource "aws_kinesis_firehose_delivery_stream" {
     arn = "arn:aws:firehose:us-east-1:123456789012:deliverystream/test-capture"
   }
 }
+
+mock_resource "aws_sfn_state_machine" {
+  defaults = {
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:test-batch"
+  }
+}

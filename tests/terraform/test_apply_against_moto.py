@@ -24,7 +24,7 @@ from tests.support.paths import REPO as ROOT
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serverless-sklearn:prebuilt"
 SERVICES = (
     *("apigateway", "apigatewayv2", "cloudwatch", "ec2", "ecr", "efs"),
-    *("firehose", "iam", "lambda", "logs", "s3", "sqs", "sts"),
+    *("events", "firehose", "iam", "lambda", "logs", "s3", "sfn", "sqs", "sts"),
 )
 
 pytestmark = [
@@ -37,7 +37,9 @@ pytestmark = [
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("moto") / "server.log"
     # IAM's AWS managed policies exist in moto only when loaded at start-up; the functions attach one.
-    with moto_server({"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}, log_path) as endpoint:
+    # Started from the repository, so that the module answering state machine validations imports.
+    env = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "PYTHONPATH": str(ROOT)}
+    with moto_server(env, log_path, module="tests.support.moto_sfn") as endpoint:
         yield endpoint
 
 
@@ -314,3 +316,20 @@ def test_a_dashboard_and_a_model_error_alarm_are_created(applied: dict[str, Any]
     assert "Shadow agreement per model and shadow version" in titles
     (alarm,) = cloudwatch.describe_alarms(AlarmNamePrefix="serverless-sklearn-inference-iris-errors")["MetricAlarms"]
     assert alarm["Threshold"] == 2
+
+
+def test_an_object_under_input_starts_the_batch_state_machine(applied: dict[str, Any]) -> None:
+    outputs = applied["outputs"]
+    machine = _client(applied, "stepfunctions").describe_state_machine(
+        stateMachineArn=outputs["batch_state_machine_arn"]
+    )
+    definition = json.loads(machine["definition"])
+    assert definition["States"]["Score"]["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    events = _client(applied, "events")
+    (rule,) = [r for r in events.list_rules()["Rules"] if r["Name"].endswith("-batch-input")]
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern["detail"]["bucket"]["name"] == [outputs["data_bucket_name"]]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "input/"}]
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == outputs["batch_state_machine_arn"]
+    # moto does not store a bucket's EventBridge setting: tests/batch.tftest.hcl asserts it on the plan.
