@@ -15,6 +15,7 @@ from botocore.credentials import Credentials
 
 from lambdas.common.settings import Settings
 from local_stack.authorization import IamAuthorizer, authorization_type
+from local_stack.batch import BatchRunner
 from local_stack.bridge import S3EventBridge
 from local_stack.delivery import CaptureDelivery
 from local_stack.functions import LocalFunction
@@ -29,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / ".local-stack" / "efs"
 LOADER_HANDLER = "lambdas.loader.handler.lambda_handler"
 INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
+BATCH_HANDLER = "lambdas.batch.handler.lambda_handler"
 # The stack's one identity: S3 takes any credentials, and the gateway admits requests signed with these (a long-term
 # key pair, so a signed call needs no session token).
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -42,6 +44,7 @@ class StackConfig:
     bucket: str = "models"
     data_bucket: str = "data"  # batch input and output, and captured requests
     capture_interval_seconds: float = 1.0  # how long captured records are buffered before they are written
+    batch_workers: int = 2  # batch worker functions scoring a job's ranges at once (started on the first job)
     model_dir: Path = DEFAULT_MODEL_DIR
     region: str = "us-east-1"
     loader_handler: str = LOADER_HANDLER
@@ -102,7 +105,10 @@ class LocalStack:
         self._gateway_thread: threading.Thread | None = None
         self._bridge: S3EventBridge | None = None
         self._functions: list[LocalFunction] = []
+        self._data_queue_url = ""
         self._delivery: CaptureDelivery | None = None
+        self._batch: BatchRunner | None = None
+        self._batch_workers: list[LocalFunction] = []
         self.metrics = LocalMetrics()
 
     @property
@@ -171,6 +177,19 @@ class LocalStack:
 
         self._bridge = S3EventBridge(sqs, queue_url, failure_queue_url, loader)
         self._bridge.start()
+        # Batch workers see S3 as the loader does; each starts with the first job that needs it.
+        self._batch_workers = [
+            LocalFunction(
+                f"batch-{number}",
+                BATCH_HANDLER,
+                {**os.environ, "POWERTOOLS_SERVICE_NAME": "batch"},
+                region=config.region,
+                timeout_seconds=900,
+            )
+            for number in range(max(1, config.batch_workers))
+        ]
+        self._batch = BatchRunner(sqs, self._data_queue_url, self._batch_workers)
+        self._batch.start()
         self._delivery.start()
         authorizer = IamAuthorizer(local_credentials(), config.region) if config.authorization == "AWS_IAM" else None
         self._gateway = InferenceGateway(
@@ -197,7 +216,24 @@ class LocalStack:
         region = self.config.region
         s3 = self._s3_client(endpoint)
         sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
-        s3.create_bucket(Bucket=self.config.data_bucket)
+        data = self.config.data_bucket
+        s3.create_bucket(Bucket=data)
+        s3.put_bucket_versioning(Bucket=data, VersioningConfiguration={"Status": "Enabled"})
+        self._data_queue_url = sqs.create_queue(QueueName=f"{data}-input-events")["QueueUrl"]
+        data_queue_arn = sqs.get_queue_attributes(QueueUrl=self._data_queue_url, AttributeNames=["QueueArn"])
+        rules = [{"Name": "prefix", "Value": "input/"}]
+        s3.put_bucket_notification_configuration(
+            Bucket=data,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": data_queue_arn["Attributes"]["QueueArn"],
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": rules}},
+                    }
+                ]
+            },
+        )
         bucket = self.config.bucket
         queue_url = sqs.create_queue(QueueName=f"{bucket}-events")["QueueUrl"]
         failure_queue_url = sqs.create_queue(QueueName=f"{bucket}-loader-failures")["QueueUrl"]
@@ -220,6 +256,12 @@ class LocalStack:
         if self._bridge is not None:
             self._bridge.stop()
             self._bridge = None
+        if self._batch is not None:
+            self._batch.stop()
+            self._batch = None
+        for worker in self._batch_workers:
+            worker.stop()
+        self._batch_workers = []
         for function in self._functions:
             function.stop()
         self._functions = []

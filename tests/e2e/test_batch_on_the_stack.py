@@ -1,0 +1,63 @@
+"""A batch job on the local stack as a user starts one: `aws s3 cp rows.csv s3://data/input/iris/rows.csv`, then the
+answers, the manifest and the refused rows appear under output/, each answer the model's own `predict`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from local_stack.process import StackProcess, running_stack, wait_for_status
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+IRIS = load_iris()
+POLLS = 600
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    with running_stack(tmp_path_factory.mktemp("efs")) as running:
+        yield running
+
+
+def manifest(stack: StackProcess, key: str) -> dict[str, Any]:
+    s3 = stack.s3_client()
+    for _ in range(POLLS):  # bounded by count: a job here takes a few seconds
+        try:
+            found: dict[str, Any] = json.loads(s3.get_object(Bucket=stack.data_bucket, Key=key)["Body"].read())
+            return found
+        except s3.exceptions.NoSuchKey:
+            time.sleep(0.2)
+    raise AssertionError(f"no {key} after {POLLS} polls")
+
+
+def test_a_csv_copied_under_input_is_answered_beside_it(stack: StackProcess, tmp_path: Path) -> None:
+    model = LogisticRegression(max_iter=500).fit(IRIS.data, IRIS.target)
+    joblib.dump(model, tmp_path / "iris.joblib")
+    stack.aws("s3", "cp", str(tmp_path / "iris.joblib"), f"s3://{stack.bucket}/iris.joblib")
+    wait_for_status(f"{stack.inference_url}/v2/models/iris/ready", 200, timeout=60)
+    rows = np.tile(IRIS.data, (40, 1))  # 6,000 rows: several byte ranges, on two workers
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["sepal_length", "sepal_width", "petal_length", "petal_width"])
+    writer.writerows(rows.tolist())
+    (tmp_path / "rows.csv").write_text(text.getvalue())
+
+    stack.aws("s3", "cp", str(tmp_path / "rows.csv"), f"s3://{stack.data_bucket}/input/iris/rows.csv")
+
+    done = manifest(stack, "output/iris/1/rows.csv.manifest.json")
+    assert done["status"] == "SUCCEEDED", done
+    assert (done["rows_in"], done["rows_out"], done["version"]) == (6000, 6000, "1")
+    body = stack.s3_client().get_object(Bucket=stack.data_bucket, Key="output/iris/1/rows.csv.out")["Body"].read()
+    answers = [int(line) for line in body.decode().splitlines()[1:]]
+    assert answers == model.predict(rows).tolist()
