@@ -150,6 +150,7 @@ def banner(stack: LocalStack) -> str:
             "  serverless-sklearn publish iris.joblib --name iris",
             "  serverless-sklearn models",
             "  serverless-sklearn traffic iris 1=90 2=10 && serverless-sklearn status iris",
+            "  serverless-sklearn batch iris rows.csv --download answers.csv",
             "",
             "A replaced or removed model is served until the next check of its file (MODEL_REFRESH_SECONDS).",
             "Stop with Ctrl-C.",

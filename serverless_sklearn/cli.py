@@ -22,7 +22,7 @@ from rich.table import Table
 
 from lambdas.common.repository import MODEL_SUFFIXES, SAMPLE_FILES, is_valid_name, parse_version
 from lambdas.common.signature import Provenance
-from serverless_sklearn import checks, operations
+from serverless_sklearn import batch, checks, operations
 from serverless_sklearn.deployment import Api, Deployment, DeploymentError, api_auth, error_text, s3_client
 
 POLL_SECONDS = 0.5
@@ -167,7 +167,7 @@ def delete(context: Context, model: str, yes: bool, timeout: float) -> None:
     console.print(f"[bold]deleted[/] {model} ({len(keys)} object(s))")
 
 
-for _command in (operations.traffic, operations.capture, operations.rollback, operations.status):
+for _command in (operations.traffic, operations.capture, operations.rollback, operations.status, batch.batch):
     cli.add_command(_command)
 
 

@@ -61,3 +61,36 @@ def test_a_csv_copied_under_input_is_answered_beside_it(stack: StackProcess, tmp
     body = stack.s3_client().get_object(Bucket=stack.data_bucket, Key="output/iris/1/rows.csv.out")["Body"].read()
     answers = [int(line) for line in body.decode().splitlines()[1:]]
     assert answers == model.predict(rows).tolist()
+
+
+def run(stack: StackProcess, *args: str) -> Any:
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).with_name("serverless-sklearn")), *args]
+    env = {**stack.aws_env(), "SERVERLESS_SKLEARN_DATA_BUCKET": stack.data_bucket, "COLUMNS": "200"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_command_uploads_waits_prints_the_manifest_and_downloads(stack: StackProcess, tmp_path: Path) -> None:
+    model = LogisticRegression(max_iter=500, C=0.5).fit(IRIS.data, IRIS.target)
+    joblib.dump(model, tmp_path / "iris.joblib")
+    stack.aws("s3", "cp", str(tmp_path / "iris.joblib"), f"s3://{stack.bucket}/iris/2/model.joblib")
+    wait_for_status(f"{stack.inference_url}/v2/models/iris/versions/2/ready", 200, timeout=60)
+    lines = ["sepal_length,sepal_width,petal_length,petal_width", *(",".join(map(str, row)) for row in IRIS.data)]
+    (tmp_path / "flowers.csv").write_text("\n".join(lines) + "\n")
+
+    done = run(
+        stack, "batch", "iris/2", str(tmp_path / "flowers.csv"), "--proba", "--download", str(tmp_path / "a.csv")
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = json.loads(done.stdout[done.stdout.index("{") : done.stdout.rindex("}") + 1])
+    assert (printed["status"], printed["version"], printed["rows_out"]) == ("SUCCEEDED", "2", 150)
+    table = list(csv.reader((tmp_path / "a.csv").open()))
+    assert table[0] == ["predict_proba_0", "predict_proba_1", "predict_proba_2"]
+    np.testing.assert_allclose(np.array(table[1:], dtype=float), model.predict_proba(IRIS.data), atol=1e-6)
+
+    (tmp_path / "bad.csv").write_text("sepal_length,sepal_width\n1,2\n")
+    refused = run(stack, "batch", "iris/2", str(tmp_path / "bad.csv"))
+    assert refused.returncode != 0 and "takes 4 features" in refused.stdout + refused.stderr
