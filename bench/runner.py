@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cold, loader, serving, stack_rps, tabular, warm
+from bench import batch, cold, loader, serving, stack_rps, tabular, warm
 from bench.environment import function_settings
 from bench.models import IrisModel, family_sample, joblib_bytes, train_family_models, train_iris_models
 from bench.publishing import BUCKET, publish, s3_client
@@ -38,7 +38,7 @@ def run(only: list[str], plan: Plan, scratch: Path, progress: Progress) -> list[
     progress("training the iris models")
     models = train_iris_models()
     figures: list[Figure] = []
-    if {"warm", "cold", "loader", "serving"} & set(only):
+    if {"warm", "cold", "loader", "serving", "batch"} & set(only):
         with moto_server() as endpoint:
             figures += _figures_from_s3(endpoint, only, plan, models, scratch, progress)
     if "stack" in only:
@@ -59,9 +59,13 @@ def _figures_from_s3(
     s3 = s3_client(endpoint)
     s3.create_bucket(Bucket=BUCKET)
     figures: list[Figure] = []
-    if "warm" in only or "cold" in only:
+    if {"warm", "cold", "batch"} & set(only):
         progress("publishing them through the loader, with ONNX_FAST_PATH false and true")
         model_dirs = _publish_iris(s3, models, scratch)
+    if "batch" in only:
+        progress("batch: one worker on a CSV chunk, against pandas.read_csv + predict + to_csv")
+        figures += _reported(batch.measure_batch(model_dirs[True], models, scale=plan.warm_scale), progress)
+    if "warm" in only or "cold" in only:
         progress("training XGBoost and LightGBM (100 trees) and publishing them with a sample, on the fast path")
         families = train_family_models()
         _publish_families(s3, families, model_dirs[True])
