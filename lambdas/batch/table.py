@@ -47,12 +47,12 @@ def read_rows(fmt: str, lines: Sequence[bytes], names: Sequence[str] | None = No
 
 
 def _csv_rows(lines: Sequence[bytes], names: Sequence[str]) -> Rows:
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    for number, row in enumerate(csv.reader(line.decode("utf-8") for line in lines), start=1):
+    table = list(csv.reader(b"\n".join(lines).decode("utf-8").splitlines()))
+    for number, row in enumerate(table, start=1):
         if len(row) != len(names):
             raise TableError(f"line {number} of the chunk has {len(row)} fields for {len(names)} columns")
-        for name, value in zip(names, row, strict=True):
-            columns[name].append(value or None)
+    by_column = zip(*table, strict=True) if table else iter([()] * len(names))
+    columns = {name: [value or None for value in cells] for name, cells in zip(names, by_column, strict=True)}
     return Rows(columns, len(lines), text=True)
 
 
@@ -74,24 +74,32 @@ def _json_rows(lines: Sequence[bytes]) -> Rows:
 def answer_lines(fmt: str, lines: Sequence[bytes], rows: Rows, scored: Scored, first_row: int, *, join: bool) -> bytes:
     """The chunk's answer lines, one per input line, in order."""
     names = list(scored.columns)
-    by_row = dict(zip(scored.rows, range(len(scored.rows)), strict=True))
-    out = io.StringIO() if fmt == "csv" else None
-    writer = csv.writer(out, lineterminator="\n") if out is not None else None
+    table = _answer_table(rows.count, scored, first_row, names)
+    if fmt == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(table)
+        cells = out.getvalue().encode().split(b"\n")[: rows.count]
+        if not join:
+            return b"".join(line + b"\n" for line in cells)
+        return b"".join(line + b"," + answer + b"\n" for line, answer in zip(lines, cells, strict=True))
     pieces: list[bytes] = []
-    for index in range(rows.count):
-        answered = by_row.get(first_row + index)
-        values = [scored.columns[name][answered] for name in names] if answered is not None else [None] * len(names)
-        if writer is not None and out is not None:
-            out.seek(0)
-            out.truncate()
-            writer.writerow(["" if value is None else value for value in values])
-            cells = out.getvalue().encode()
-            pieces.append(lines[index] + b"," + cells if join else cells)
-        else:
-            answer = dict(zip(names, values, strict=True))
-            record = {**(rows.records or [{}] * rows.count)[index], **answer} if join else answer
-            pieces.append(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    for index, values in enumerate(table):
+        answer = dict(zip(names, [None if value == "" else value for value in values], strict=True))
+        record = {**(rows.records or [{}] * rows.count)[index], **answer} if join else answer
+        pieces.append(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
     return b"".join(pieces)
+
+
+def _answer_table(count: int, scored: Scored, first_row: int, names: list[str]) -> list[list[Any]]:
+    """One row of answer values per input row, empty where the row was refused."""
+    if len(scored.rows) == count:  # every row answered: the columns, turned into rows
+        return [list(values) for values in zip(*(scored.columns[name] for name in names), strict=True)]
+    by_row = dict(zip(scored.rows, range(len(scored.rows)), strict=True))
+    table = []
+    for index in range(count):
+        answered = by_row.get(first_row + index)
+        table.append([scored.columns[name][answered] for name in names] if answered is not None else [""] * len(names))
+    return table
 
 
 def answer_header(input_names: Sequence[str], output_names: Sequence[str], *, join: bool) -> bytes:
