@@ -34,15 +34,7 @@ def settings() -> Settings:
 
 @cache
 def models() -> ModelCache:
-    configured = settings()
-    return ModelCache(
-        configured.model_dir,
-        max_bytes=configured.cache_max_bytes,
-        refresh_seconds=configured.refresh_seconds,
-        allowed_suffixes=configured.allowed_suffixes,
-        serve_onnx=configured.onnx_fast_path,
-        trusted_types=configured.skops_trusted_types,
-    )
+    return ModelCache.from_settings(settings())
 
 
 @cache

@@ -23,6 +23,7 @@ from lambdas.common.metadata import MetadataError, VersionMetadata, read_metadat
 from lambdas.common.models import ModelLoadError
 from lambdas.common.repository import find_model_files, is_valid_name, list_refused, list_versions, version_dir
 from lambdas.common.runtimes import OnnxRunner, Runner, SklearnRunner, import_runtime
+from lambdas.common.settings import Settings
 from lambdas.common.signature import Signature
 from lambdas.common.verdicts import Verdict, read_verdict
 from lambdas.inference.memory import LoadGrowth, object_bytes
@@ -108,6 +109,19 @@ class ModelCache:
         self._costs: dict[tuple[str, int], int] = {}  # what each entry was charged, so a later charge adds the change
         self._bytes = 0
         self._latest: dict[str, tuple[tuple[int, ...], float]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, on_event: Callable[[str], None] | None = None) -> ModelCache:
+        """The cache the functions' settings describe: the inference function's, and the batch worker's alike."""
+        return cls(
+            settings.model_dir,
+            max_bytes=settings.cache_max_bytes,
+            refresh_seconds=settings.refresh_seconds,
+            allowed_suffixes=settings.allowed_suffixes,
+            serve_onnx=settings.onnx_fast_path,
+            trusted_types=settings.skops_trusted_types,
+            on_event=on_event,
+        )
 
     def get(self, name: str, version: int | None = None) -> LoadedModel:
         """The model to serve, loading or re-validating it when needed; ``None`` means the latest version."""

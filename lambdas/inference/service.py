@@ -62,15 +62,7 @@ class Routed:
 class InferenceService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.cache = ModelCache(
-            settings.model_dir,
-            max_bytes=settings.cache_max_bytes,
-            refresh_seconds=settings.refresh_seconds,
-            allowed_suffixes=settings.allowed_suffixes,
-            serve_onnx=settings.onnx_fast_path,
-            trusted_types=settings.skops_trusted_types,
-            on_event=count,
-        )
+        self.cache = ModelCache.from_settings(settings, on_event=count)
         self.traffic = TrafficTable(settings.model_dir, refresh_seconds=settings.refresh_seconds)
 
     # --- Open Inference Protocol (KServe V2) ---
