@@ -15,7 +15,14 @@ from pathlib import Path
 from types import FrameType
 
 from local_stack.authorization import authorization_type
-from local_stack.stack import DEFAULT_MODEL_DIR, INFERENCE_HANDLER, LOADER_HANDLER, LocalStack, StackConfig
+from local_stack.stack import (
+    BATCH_HANDLER,
+    DEFAULT_MODEL_DIR,
+    INFERENCE_HANDLER,
+    LOADER_HANDLER,
+    LocalStack,
+    StackConfig,
+)
 
 READY_LINE = "READY"
 EXAMPLE_V2_REQUEST = {
@@ -75,6 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--inference-handler",
         default=os.environ.get("LOCAL_INFERENCE_HANDLER", INFERENCE_HANDLER),
         help="module.function the HTTP requests go to",
+    )
+    parser.add_argument(
+        "--batch-handler",
+        default=os.environ.get("LOCAL_BATCH_HANDLER", BATCH_HANDLER),
+        help="module.function the batch jobs' steps go to",
     )
     parser.add_argument(
         "--authorization",
@@ -199,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir=args.model_dir,
         loader_handler=args.loader_handler,
         inference_handler=args.inference_handler,
+        batch_handler=args.batch_handler,
         quiet=args.quiet,
         authorization=args.authorization,
     )

@@ -49,6 +49,7 @@ class StackConfig:
     region: str = "us-east-1"
     loader_handler: str = LOADER_HANDLER
     inference_handler: str = INFERENCE_HANDLER
+    batch_handler: str = BATCH_HANDLER
     quiet: bool = False
     # As Terraform's api_authorization_type: AWS_IAM admits SigV4-signed requests only, NONE every request.
     authorization: str = "AWS_IAM"
@@ -181,7 +182,7 @@ class LocalStack:
         self._batch_workers = [
             LocalFunction(
                 f"batch-{number}",
-                BATCH_HANDLER,
+                config.batch_handler,
                 {**os.environ, "POWERTOOLS_SERVICE_NAME": "batch"},
                 region=config.region,
                 timeout_seconds=900,

@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from lambdas.batch.steps import JobFailed, Plan, assemble, plan, score
+from lambdas.batch.steps import DEFAULT_CHUNK_BYTES, JobFailed, Plan, assemble, plan, score
 from lambdas.common.settings import Settings
 from lambdas.inference.cache import LoadedModel, ModelCache
 
@@ -42,6 +42,12 @@ def s3_client() -> Any:
     return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
+def chunk_bytes() -> int:
+    """The size of a job's byte ranges: BATCH_CHUNK_BYTES, else about 4 MB of rows."""
+    raw = os.environ.get("BATCH_CHUNK_BYTES", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_CHUNK_BYTES
+
+
 def model(name: str, version: int | None) -> LoadedModel:
     return models().get(name, version)
 
@@ -55,7 +61,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if step == "plan":
         bucket, key = _object(event)
         try:
-            planned = plan(s3_client(), bucket, key, model, execution=str(event.get("execution") or ""))
+            execution = str(event.get("execution") or "")
+            planned = plan(s3_client(), bucket, key, model, execution=execution, chunk_bytes=chunk_bytes())
         except JobFailed as failed:
             logger.warning("batch job refused", extra={"key": key, "reason": str(failed)})
             return {"failed": failed.manifest}

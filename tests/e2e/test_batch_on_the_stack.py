@@ -94,3 +94,28 @@ def test_the_command_uploads_waits_prints_the_manifest_and_downloads(stack: Stac
     (tmp_path / "bad.csv").write_text("sepal_length,sepal_width\n1,2\n")
     refused = run(stack, "batch", "iris/2", str(tmp_path / "bad.csv"))
     assert refused.returncode != 0 and "takes 4 features" in refused.stdout + refused.stderr
+
+
+def test_a_worker_that_dies_mid_batch_is_retried_without_a_row_doubled_or_lost(tmp_path: Path) -> None:
+    marker = tmp_path / "died"
+    env = {
+        "LOCAL_BATCH_HANDLER": "tests.support.dying_batch.lambda_handler",
+        "DIE_ONCE_MARKER": str(marker),
+        "BATCH_CHUNK_BYTES": "2000",  # many small ranges, four to a batch
+    }
+    model = LogisticRegression(max_iter=500).fit(IRIS.data, IRIS.target)
+    joblib.dump(model, tmp_path / "iris.joblib")
+    rows = np.tile(IRIS.data, (4, 1))
+    lines = ["sepal_length,sepal_width,petal_length,petal_width", *(",".join(map(str, row)) for row in rows)]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    with running_stack(tmp_path / "efs", env=env) as dying:
+        dying.aws("s3", "cp", str(tmp_path / "iris.joblib"), f"s3://{dying.bucket}/iris.joblib")
+        wait_for_status(f"{dying.inference_url}/v2/models/iris/ready", 200, timeout=60)
+
+        dying.aws("s3", "cp", str(tmp_path / "rows.csv"), f"s3://{dying.data_bucket}/input/iris/rows.csv")
+
+        done = manifest(dying, "output/iris/1/rows.csv.manifest.json")
+        body = dying.s3_client().get_object(Bucket=dying.data_bucket, Key="output/iris/1/rows.csv.out")["Body"].read()
+    assert marker.exists()  # a worker died after writing a part, and its batch was scored again
+    assert done["status"] == "SUCCEEDED" and (done["rows_in"], done["rows_out"]) == (600, 600)
+    assert [int(line) for line in body.decode().splitlines()[1:]] == model.predict(rows).tolist()
