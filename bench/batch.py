@@ -21,7 +21,7 @@ from bench.models import IrisModel
 from bench.publishing import published_file
 from bench.results import Figure
 from bench.timing import BenchError, median
-from lambdas.batch.chunk import score_chunk
+from lambdas.batch.chunk import column_types, score_chunk
 from lambdas.batch.lines import owned_lines
 from lambdas.batch.table import answer_lines, header, read_rows
 from lambdas.common.settings import Settings
@@ -81,7 +81,7 @@ def _worker(served: Any, data: bytes) -> list[Any]:
         return data[start : last + 1]
 
     lines = owned_lines(read, len(first) + 1, len(data), len(data), len(first) + 1)
-    rows = read_rows("csv", lines, names)
+    rows = read_rows("csv", lines, names, column_types(served.signature, names))
     scored = score_chunk(served.runner, served.signature, rows.columns, first_row=0, text=True)
     out = answer_lines("csv", lines, rows, scored, 0, join=False)
     return out.decode().splitlines()

@@ -22,7 +22,7 @@ import numpy as np
 
 from lambdas.common import codecs
 from lambdas.common.errors import BadRequest
-from lambdas.common.payloads import Array, ColumnsRequest
+from lambdas.common.payloads import Array, Cells, ColumnsRequest
 from lambdas.common.runtimes import Runner, answer
 from lambdas.common.signature import PREDICT, PREDICT_PROBA, Signature
 
@@ -59,7 +59,7 @@ def output_columns(signature: Signature, output: str) -> tuple[str, ...]:
 def score_chunk(
     runner: Runner,
     signature: Signature,
-    columns: Mapping[str, Sequence[Any]],
+    columns: Mapping[str, Cells],
     *,
     first_row: int,
     output: str = PREDICT,
@@ -82,7 +82,7 @@ def score_chunk(
 class _Chunk:
     runner: Runner
     signature: Signature
-    taken: dict[str, list[Any]]
+    taken: dict[str, Cells]
     first_row: int
     output: str
     names: tuple[str, ...]
@@ -106,22 +106,31 @@ class _Chunk:
             self.score(range(rows.start, middle))
             self.score(range(middle, rows.stop))
             return
-        self.scored.rows.extend(self.first_row + index for index in rows)
+        self.scored.rows.extend(range(self.first_row + rows.start, self.first_row + rows.stop))
         _add(self.scored, self.names, values)
 
 
-def _taken(signature: Signature, columns: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+def _taken(signature: Signature, columns: Mapping[str, Cells]) -> dict[str, Cells]:
     """The columns the model takes, in the file's order: a named model's own (the others are left out), or every
     column as a positional model's features."""
     inputs = signature.inputs
     if not inputs.named:
         if inputs.features is not None and len(columns) != inputs.features:
             raise ChunkRefused(f"the model takes {inputs.features} features; the file has {len(columns)} columns")
-        return {name: list(cells) for name, cells in columns.items()}
+        return dict(columns)
     missing = [name for name in inputs.names if name not in columns and name not in inputs.optional]
     if missing:
         raise ChunkRefused(f"the file has no column {', '.join(repr(name) for name in missing)}, which the model takes")
-    return {name: list(columns[name]) for name in inputs.names if name in columns}
+    return {name: columns[name] for name in inputs.names if name in columns}
+
+
+def column_types(signature: Signature, names: Sequence[str]) -> dict[str, str | None]:
+    """The datatype the model takes in each of a file's columns (None: any scalar, or a column it does not take);
+    a positional model takes numbers in every one."""
+    inputs = signature.inputs
+    if not inputs.named:
+        return dict.fromkeys(names, "FP64")
+    return {name: inputs.datatypes.get(name) for name in names}
 
 
 def _add(scored: Scored, names: tuple[str, ...], values: Array) -> None:

@@ -7,6 +7,7 @@ worker reads the whole file. Rows must not hold a line break inside a quoted CSV
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 # Read past a range's end in steps of this many bytes until its last line ends.
@@ -50,4 +51,18 @@ def owned_lines(read: ReadRange, start: int, end: int, size: int, data_start: in
             tail += piece
             position += len(piece)
         data += bytes(tail)
+    body = data[:-1] if data.endswith(b"\n") else data
+    if _plain(body):  # the common case: no line to leave out, none ending in CR
+        return body.split(b"\n")
     return [line.rstrip(b"\r") for line in data.split(b"\n") if line.strip()]
+
+
+def _plain(body: bytes) -> bool:
+    """Whether no line of ``body`` is blank (empty, or only whitespace) and none ends in CR."""
+    if not body or b"\r" in body or b"\n\n" in body or body.startswith(b"\n") or body.endswith(b"\n"):
+        return False
+    first = body[: body.find(b"\n")] if b"\n" in body[:TAIL_STEP] else body[:TAIL_STEP]
+    return bool(first.strip()) and _WHITESPACE_LINE.search(body) is None
+
+
+_WHITESPACE_LINE = re.compile(rb"\n[ \t\f\v]+(?:\n|\Z)")

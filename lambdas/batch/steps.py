@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from lambdas.batch.chunk import ChunkRefused, output_columns, score_chunk
+from lambdas.batch.chunk import ChunkRefused, column_types, output_columns, score_chunk
 from lambdas.batch.job import JobError, JobSpec, parse_job
 from lambdas.batch.lines import byte_ranges, owned_lines
 from lambdas.batch.table import TableError, answer_header, answer_lines, header, read_rows
@@ -162,7 +162,7 @@ def score(s3: Store, job: Plan, index: int, models: Models) -> dict[str, int]:
     body = b""
     if lines:
         try:
-            rows = read_rows(spec.format, lines, job.names)
+            rows = read_rows(spec.format, lines, job.names, column_types(model.signature, job.names))
         except TableError as error:  # the whole range is unreadable: every one of its rows is refused
             errors = [(number, str(error)) for number in range(len(lines))]
             body = answer_lines_empty(spec.format, len(lines), len(job.output_names))

@@ -184,9 +184,27 @@ def _decode_columns(request: ColumnsRequest, inputs: Inputs) -> Batch:
         if len(values) != rows:
             raise BadRequest(f"column {name!r} has {len(values)} rows, the first has {rows}")
         datatype = inputs.datatypes.get(name) if names is not None else "FP64"
+        if isinstance(values, np.ndarray):
+            columns[name] = _typed_array(values, datatype, name)
+            continue
         typed = _from_text(values, datatype, name) if request.text else values
         columns[name] = _typed_column(typed, datatype, name)
     return _batch(columns, inputs, rows)
+
+
+def _typed_array(values: Array, datatype: str | None, name: str) -> TypedColumn:
+    """A column a file's reader has already typed (a CSV column parsed as numbers, a Parquet column): numbers and
+    booleans kept as arrays, exactly as ``_typed_column`` would type the same values sent as JSON; any other array
+    is taken as those JSON values."""
+    kind = values.dtype.kind
+    if kind in "iuf" and datatype in ("FP64", "INT64", None):
+        if kind == "f" or datatype == "FP64":
+            array = values.astype(np.float64, copy=False)
+            return array, missing_values(array, name)
+        return values.astype(np.int64, copy=False), False
+    if kind == "b" and datatype in ("BOOL", None):
+        return values, False
+    return _typed_column(values.tolist(), datatype, name)
 
 
 _CODECS: dict[str, Codec] = {codec.content_type: codec for codec in (NumpyCodec(), StringCodec(), PandasCodec())}

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[Any]
+Cells = list[Any] | Array  # one column's values: as sent, or already typed by a file's reader
 NO_PARAMETERS: Mapping[str, Any] = {}
 
 
@@ -69,10 +70,11 @@ class RowsRequest:
 
 @dataclass(slots=True)
 class ColumnsRequest:
-    """Values by column: MLflow's ``dataframe_split`` and ``inputs`` as an object, or a CSV body. ``text``: the
-    values are a CSV's strings, typed by the model's signature."""
+    """Values by column: MLflow's ``dataframe_split`` and ``inputs`` as an object, a CSV body, or a batch chunk.
+    ``text``: the values are a CSV's strings, typed by the model's signature; a column may also come as an array a
+    file's reader has typed already (numbers, booleans)."""
 
-    columns: Mapping[str, list[Any]]
+    columns: Mapping[str, Cells]
     field: str
     text: bool = False
 

@@ -42,3 +42,13 @@ def test_windows_line_ends_and_blank_lines_are_read_as_rows() -> None:
     data = b"1,2\r\n\r\n3,4\r\n"
     read = reader(data, [])
     assert owned_lines(read, 0, len(data), len(data), 0) == [b"1,2", b"3,4"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blank_lines_and_carriage_returns_anywhere_are_left_out(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = [b"a,b", b"", b" ", b"\t", b"1,2\r", b" y ", b"3,4"]
+    for _ in range(500):
+        data = b"\n".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) + rng.choice([b"", b"\n"])
+        expected = [line.rstrip(b"\r") for line in data.split(b"\n") if line.strip()]
+        assert owned_lines(reader(data, []), 0, len(data), len(data), 0) == expected, data
