@@ -42,7 +42,7 @@ def batch(
     timeout: float,
     data_bucket: str | None,
 ) -> None:
-    """Score FILE (.csv with a header, or .jsonl) with MODEL (NAME or NAME/VERSION) as a batch job."""
+    """Score FILE (.csv with a header, .jsonl or .parquet) with MODEL (NAME or NAME/VERSION) as a batch job."""
     bucket = data_bucket or _terraform_outputs().get("data_bucket_name")
     if not bucket:
         raise DeploymentError(

@@ -5,7 +5,8 @@ set as object metadata, and where its answers, refused rows and manifest go.
     input/MODEL/VERSION/NAME.EXT    -> that version
     output/MODEL/VERSION/NAME.EXT.out, NAME.EXT.errors.jsonl, NAME.EXT.manifest.json
 
-Formats by suffix: ``.csv`` (a header row), ``.jsonl`` (one JSON object per line). Options (``x-amz-meta-*``):
+Formats by suffix: ``.csv`` (a header row), ``.jsonl`` (one JSON object per line), ``.parquet``. Options
+(``x-amz-meta-*``):
 ``outputs=predict|predict_proba``, ``join=input``, ``tolerate-failed-percent=N``.
 """
 
@@ -19,7 +20,7 @@ from lambdas.common.signature import PREDICT, PREDICT_PROBA
 
 INPUT_PREFIX = "input/"
 OUTPUT_PREFIX = "output/"
-FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 _NAME_LIMIT = 512
 
 
@@ -34,7 +35,7 @@ class JobSpec:
     model: str
     version: int | None  # None: the latest version, fixed when the job starts
     file_name: str  # NAME.EXT, as uploaded
-    format: str  # csv or jsonl
+    format: str  # csv, jsonl or parquet
     output: str = PREDICT
     join: bool = False
     tolerate_failed_percent: float = 0.0

@@ -1,8 +1,9 @@
 """The three steps of a batch job, as the state machine runs them and the local stack drives them:
 
 plan      the input object, the model and its version fixed for the whole job, the header checked against the
-          model's signature, and the byte ranges the workers take (``lines``); a job that cannot run fails here
-          with a manifest that names the cause.
+          model's signature, and the ranges the workers take: byte ranges of a CSV or JSON lines file (``lines``),
+          runs of row groups of a Parquet file (``parquet``); a job that cannot run fails here with a manifest that
+          names the cause.
 score     one range: its lines read from the input's own S3 version, scored (``chunk``), written as a part next
           to the answers; a retried range writes the same part again, so rows are never doubled or lost.
 assemble  the parts in order: refused rows numbered across the file, the tolerance applied, the answer file
@@ -14,6 +15,7 @@ function's own cache, so a batch answer is the online answer of the same version
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from lambdas.batch import parquet
 from lambdas.batch.chunk import ChunkRefused, column_types, output_columns, score_chunk
 from lambdas.batch.job import JobError, JobSpec, parse_job
 from lambdas.batch.lines import byte_ranges, owned_lines
@@ -60,10 +63,11 @@ class Plan:
     input_version_id: str | None
     size: int
     data_start: int
-    names: list[str]  # a CSV's header; empty for JSON lines
-    ranges: list[tuple[int, int]]
+    names: list[str]  # a CSV's header, a Parquet file's columns; empty for JSON lines
+    ranges: list[tuple[int, int]]  # [start, end) bytes, or [first, stop) row groups of a Parquet file
     started_at: str
     output_names: list[str] = field(default_factory=list)
+    output_datatype: str = "BYTES"  # the V2 datatype of the answer columns
 
     @property
     def job(self) -> JobSpec:
@@ -112,15 +116,24 @@ def plan(
     size = int(head.get("ContentLength") or 0)
     names: list[str] = []
     data_start = 0
+    ranges: list[tuple[int, int]] = []
     try:
         if spec.format == "csv":
             first = _read(s3, bucket, key, version_id, 0, min(size, HEADER_BYTES) - 1).split(b"\n", 1)[0]
             names = header(first)
             data_start = len(first) + 1
             _check_columns(model.signature, names)
+        if spec.format == "parquet":
+            table = parquet.open_file(_reader(s3, bucket, key, version_id), size)
+            names = parquet.column_names(table)
+            _check_columns(model.signature, names)
+            ranges = parquet.group_ranges(table, chunk_bytes)
+        else:
+            ranges = byte_ranges(size, data_start, chunk_bytes)
         outputs = list(output_columns(model.signature, spec.output))
-    except (TableError, ChunkRefused) as error:
+    except (TableError, ChunkRefused, ValueError) as error:
         raise fail(str(error), model.version) from None
+    answer = model.signature.output(spec.output)
     return Plan(
         spec=asdict(spec),
         job_id=secrets.token_hex(8),
@@ -131,9 +144,10 @@ def plan(
         size=size,
         data_start=data_start,
         names=names,
-        ranges=byte_ranges(size, data_start, chunk_bytes),
+        ranges=ranges,
         started_at=started,
         output_names=outputs,
+        output_datatype=answer.datatype if answer is not None else "BYTES",
     )
 
 
@@ -151,12 +165,11 @@ def score(s3: Store, job: Plan, index: int, models: Models) -> dict[str, int]:
     """Score range ``index`` and write its part; returns its counts."""
     spec = job.job
     start, end = job.ranges[index]
-
-    def read(first: int, last: int) -> bytes:
-        return _read(s3, spec.bucket, spec.key, job.input_version_id, first, last)
-
-    lines = owned_lines(read, start, end, job.size, job.data_start)
+    read = _reader(s3, spec.bucket, spec.key, job.input_version_id)
     model = models(spec.model, job.version)
+    if spec.format == "parquet":
+        return _score_groups(s3, job, index, model, parquet.open_file(read, job.size))
+    lines = owned_lines(read, start, end, job.size, job.data_start)
     counts = {"rows_in": len(lines), "rows_out": 0}
     errors: list[tuple[int, str]] = []
     body = b""
@@ -174,9 +187,40 @@ def score(s3: Store, job: Plan, index: int, models: Models) -> dict[str, int]:
             errors = scored.errors
             counts["rows_out"] = len(scored.rows)
             body = answer_lines(spec.format, lines, rows, scored, 0, join=spec.join)
-    s3.put_object(Bucket=spec.bucket, Key=job.part_key(index, "out"), Body=body)
+    return _write_part(s3, job, index, body, counts, errors)
+
+
+def _score_groups(s3: Store, job: Plan, index: int, model: Any, file: Any) -> dict[str, int]:
+    """A run of a Parquet file's row groups: their columns (all of them with ``join``) scored, the answers a
+    Parquet part."""
+    spec = job.job
+    first, stop = job.ranges[index]
+    taken = None if spec.join else list(model.signature.inputs.names) or None
+    table = parquet.read_groups(file, first, stop, taken)
+    what = f"model {spec.model!r} version {job.version}"
+    scored = score_chunk(
+        model.runner,
+        model.signature,
+        parquet.table_columns(table),
+        first_row=0,
+        output=spec.output,
+        text=False,
+        what=what,
+    )
+    answers = parquet.answer_table(
+        table.num_rows, scored, job.output_names, job.output_datatype, table if spec.join else None
+    )
+    counts = {"rows_in": table.num_rows, "rows_out": len(scored.rows)}
+    return _write_part(s3, job, index, parquet.table_bytes(answers), counts, scored.errors)
+
+
+def _write_part(
+    s3: Store, job: Plan, index: int, body: bytes, counts: dict[str, int], errors: list[tuple[int, str]]
+) -> dict[str, int]:
+    bucket = job.job.bucket
+    s3.put_object(Bucket=bucket, Key=job.part_key(index, "out"), Body=body)
     record = {**counts, "errors": errors}
-    s3.put_object(Bucket=spec.bucket, Key=job.part_key(index, "json"), Body=json.dumps(record).encode())
+    s3.put_object(Bucket=bucket, Key=job.part_key(index, "json"), Body=json.dumps(record).encode())
     return counts
 
 
@@ -225,27 +269,68 @@ def assemble(s3: Store, job: Plan, *, execution: str = "") -> dict[str, Any]:
 def _write_answers(s3: Store, job: Plan) -> None:
     """The answer file in one multipart upload, part after part in order: complete or not there at all."""
     spec = job.job
-    bucket, key = spec.bucket, spec.out_key(job.version)
-    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    done: list[dict[str, Any]] = []
-    buffer = bytearray(answer_header(job.names, job.output_names, join=spec.join) if spec.format == "csv" else b"")
+    bucket = spec.bucket
+    upload = _Upload(s3, bucket, spec.out_key(job.version))
     try:
-        for index in range(len(job.ranges)):
-            buffer += _body(s3.get_object(Bucket=bucket, Key=job.part_key(index, "out")))
-            if len(buffer) >= MIN_UPLOAD_PART:
-                done.append(_upload_part(s3, bucket, key, upload, len(done) + 1, bytes(buffer)))
-                buffer.clear()
-        if buffer or not done:
-            done.append(_upload_part(s3, bucket, key, upload, len(done) + 1, bytes(buffer)))
-        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
+        if spec.format == "parquet":
+            parts = [functools.partial(_part_table, s3, bucket, job.part_key(i, "out")) for i in range(len(job.ranges))]
+            empty = None if parts else _empty_answers(s3, job)
+            parquet.write_parts(parts, empty, upload.write)
+        else:
+            if spec.format == "csv":
+                upload.write(answer_header(job.names, job.output_names, join=spec.join))
+            for index in range(len(job.ranges)):
+                upload.write(_body(s3.get_object(Bucket=bucket, Key=job.part_key(index, "out"))))
+        upload.complete()
     except BaseException:
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        upload.abort()
         raise
 
 
-def _upload_part(s3: Store, bucket: str, key: str, upload: str, number: int, body: bytes) -> dict[str, Any]:
-    answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body)
-    return {"ETag": answer["ETag"], "PartNumber": number}
+def _part_table(s3: Store, bucket: str, key: str) -> Any:
+    return parquet.read_table(_body(s3.get_object(Bucket=bucket, Key=key)))
+
+
+def _empty_answers(s3: Store, job: Plan) -> Any:
+    """The answers of a Parquet file with no row groups: no rows, the columns typed (the input's with ``join``)."""
+    spec = job.job
+    schema = None
+    if spec.join:
+        schema = parquet.open_file(_reader(s3, spec.bucket, spec.key, job.input_version_id), job.size).schema_arrow
+    return parquet.empty_answers(job.output_names, job.output_datatype, schema)
+
+
+class _Upload:
+    """A multipart upload written in order: bytes buffered into parts of at least ``MIN_UPLOAD_PART``."""
+
+    def __init__(self, s3: Store, bucket: str, key: str) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self.id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        self.parts: list[dict[str, Any]] = []
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) >= MIN_UPLOAD_PART:
+            self._send()
+
+    def complete(self) -> None:
+        if self.buffer or not self.parts:
+            self._send()
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.id, MultipartUpload={"Parts": self.parts}
+        )
+
+    def abort(self) -> None:
+        self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.id)
+
+    def _send(self) -> None:
+        number = len(self.parts) + 1
+        answer = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.id, PartNumber=number, Body=bytes(self.buffer)
+        )
+        self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+        self.buffer.clear()
 
 
 def _manifest(spec: JobSpec, job: Plan, rows_in: int, rows_out: int, failed: int, execution: str) -> dict[str, Any]:
@@ -289,6 +374,10 @@ def _failer(s3: Store, spec: JobSpec, version_id: str | None, started: str, exec
         return JobFailed(reason, manifest)
 
     return fail
+
+
+def _reader(s3: Store, bucket: str, key: str, version_id: str | None) -> Callable[[int, int], bytes]:
+    return functools.partial(_read, s3, bucket, key, version_id)
 
 
 def _read(s3: Store, bucket: str, key: str, version_id: str | None, first: int, last: int) -> bytes:
