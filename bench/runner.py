@@ -45,6 +45,9 @@ def run(only: list[str], plan: Plan, scratch: Path, progress: Progress) -> list[
         progress(f"local stack: {stack_rps.CLIENTS} keep-alive clients")
         figure = stack_rps.measure_local_stack(models[0], scratch, seconds=plan.stack_seconds)
         figures += _reported([figure], progress)
+    if "batch" in only:
+        progress("batch: a 1,000,000-row CSV through the local stack with one batch worker, then two")
+        figures += _reported([batch.measure_workers(models[0], scratch, scale=plan.warm_scale)], progress)
     if "serving" in only:
         progress(f"serving: capture at 100 % over {plan.delivery_requests:,} requests through the local stack")
         delivered = serving.measure_capture_delivery(models[0], scratch, requests=plan.delivery_requests)
@@ -65,6 +68,8 @@ def _figures_from_s3(
     if "batch" in only:
         progress("batch: one worker on a CSV chunk, against pandas.read_csv + predict + to_csv")
         figures += _reported(batch.measure_batch(model_dirs[True], models, scale=plan.warm_scale), progress)
+        progress("batch: a worker's peak memory on one chunk of a small file and of one eight times larger")
+        figures += _reported(batch.measure_memory(model_dirs[True], scale=plan.warm_scale), progress)
     if "warm" in only or "cold" in only:
         progress("training XGBoost and LightGBM (100 trees) and publishing them with a sample, on the fast path")
         families = train_family_models()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -75,11 +76,19 @@ class BatchRunner:
         items = planned["items"]
         batches = [items[start : start + RANGES_PER_WORKER] for start in range(0, len(items), RANGES_PER_WORKER)]
         shared = {"step": "score", "plan": planned["plan"]}
+        idle: queue.SimpleQueue[int] = queue.SimpleQueue()  # a batch goes to the next worker free, as a Map child
+        for index in range(len(self._workers)):
+            idle.put(index)
+
+        def run(batch: list[dict[str, Any]]) -> Any:
+            worker = idle.get()
+            try:
+                return self._call(worker, {"BatchInput": shared, "Items": batch})
+            finally:
+                idle.put(worker)
+
         with ThreadPoolExecutor(len(self._workers), thread_name_prefix="batch-map") as pool:
-            futures = [
-                pool.submit(self._call, n % len(self._workers), {"BatchInput": shared, "Items": batch})
-                for n, batch in enumerate(batches)
-            ]
+            futures = [pool.submit(run, batch) for batch in batches]
             try:
                 for future in futures:
                     future.result()

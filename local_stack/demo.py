@@ -488,7 +488,8 @@ def main() -> int:
         return 1
     print(
         f"\nDemo finished in {time.monotonic() - started:.1f} s: every model answered V2, V1, MLflow and /inference; "
-        "a canary split, shadowed, captured and rolled back; a 100,000-row table scored as a batch job, in CSV and in Parquet."
+        "a canary split, shadowed, captured and rolled back; a 100,000-row table scored as a batch job, in CSV and "
+        "in Parquet."
     )
     return 0
 

@@ -30,6 +30,16 @@ EXAMPLE_V2_REQUEST = {
 }
 
 
+def _env_count(name: str, default: int) -> int:
+    """A positive count from the environment, else ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
 def _env_port(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -87,6 +97,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--batch-handler",
         default=os.environ.get("LOCAL_BATCH_HANDLER", BATCH_HANDLER),
         help="module.function the batch jobs' steps go to",
+    )
+    parser.add_argument(
+        "--batch-workers",
+        type=int,
+        default=_env_count("LOCAL_BATCH_WORKERS", 2),
+        help="batch worker functions scoring a job's ranges at once (LOCAL_BATCH_WORKERS)",
     )
     parser.add_argument(
         "--authorization",
@@ -212,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         loader_handler=args.loader_handler,
         inference_handler=args.inference_handler,
         batch_handler=args.batch_handler,
+        batch_workers=max(1, args.batch_workers),
         quiet=args.quiet,
         authorization=args.authorization,
     )

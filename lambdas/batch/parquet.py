@@ -13,7 +13,7 @@ The parts are written into one file, row group after row group, streamed to a mu
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ import pyarrow.parquet as pq
 from lambdas.batch.chunk import Scored
 from lambdas.batch.lines import ReadRange
 from lambdas.common.payloads import Cells
+
+BATCH_ROWS = 16_384  # rows a worker decodes and answers at once
 
 
 class RangeFile(io.RawIOBase):
@@ -85,8 +87,21 @@ def group_ranges(parquet: pq.ParquetFile, chunk_bytes: int) -> list[tuple[int, i
 
 def read_groups(parquet: pq.ParquetFile, first: int, stop: int, names: Sequence[str] | None) -> pa.Table:
     """Row groups ``[first, stop)``: every column, or the ``names`` given (those the file has)."""
-    columns = None if names is None else [name for name in names if name in parquet.schema_arrow.names]
-    return parquet.read_row_groups(range(first, stop), columns=columns, use_threads=False)
+    return parquet.read_row_groups(range(first, stop), columns=_columns(parquet, names), use_threads=False)
+
+
+def read_batches(parquet: pq.ParquetFile, first: int, stop: int, names: Sequence[str] | None) -> Iterator[pa.Table]:
+    """Row groups ``[first, stop)`` as tables of at most ``BATCH_ROWS`` rows, in order, each decoded as it is
+    reached, so that a large row group is never decoded whole."""
+    batches = parquet.iter_batches(
+        batch_size=BATCH_ROWS, row_groups=range(first, stop), columns=_columns(parquet, names), use_threads=False
+    )
+    for batch in batches:
+        yield pa.Table.from_batches([batch])
+
+
+def _columns(parquet: pq.ParquetFile, names: Sequence[str] | None) -> list[str] | None:
+    return None if names is None else [name for name in names if name in parquet.schema_arrow.names]
 
 
 def table_columns(table: pa.Table) -> dict[str, Cells]:
@@ -120,18 +135,22 @@ def arrow_type(datatype: str) -> pa.DataType:
 
 
 def answer_table(
-    count: int, scored: Scored, names: Sequence[str], datatype: str, table: pa.Table | None = None
+    count: int,
+    scored: Scored,
+    names: Sequence[str],
+    datatype: str,
+    table: pa.Table | None = None,
+    first_row: int = 0,
 ) -> pa.Table:
-    """The chunk's answers, one row per input row in order, null where the row was refused; after the input's
-    columns when ``table`` (the input's row groups) is given."""
+    """The answers of ``count`` rows numbered from ``first_row``, one row per input row in order, null where the
+    row was refused; after the input's columns when ``table`` (those input rows) is given."""
     kind = arrow_type(datatype)
     if len(scored.rows) == count:
         values = [scored.columns.get(name, []) for name in names]
     else:
         where = dict(zip(scored.rows, range(len(scored.rows)), strict=True))
-        values = [
-            [scored.columns[name][where[row]] if row in where else None for row in range(count)] for name in names
-        ]
+        rows = range(first_row, first_row + count)
+        values = [[scored.columns[name][where[row]] if row in where else None for row in rows] for name in names]
     arrays = [pa.array(cells, type=kind) for cells in values]
     if table is None:
         return pa.Table.from_arrays(arrays, names=list(names))
@@ -151,6 +170,11 @@ def table_bytes(table: pa.Table) -> bytes:
     out = io.BytesIO()
     pq.write_table(table, out)
     return out.getvalue()
+
+
+def tables_bytes(tables: Sequence[pa.Table]) -> bytes:
+    """One Parquet file of the tables (one at least, all of one schema) in order."""
+    return table_bytes(pa.concat_tables(tables) if len(tables) != 1 else tables[0])
 
 
 def read_table(data: bytes) -> pa.Table:

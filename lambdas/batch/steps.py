@@ -33,6 +33,7 @@ from lambdas.batch.table import TableError, answer_header, answer_lines, header,
 from lambdas.common.errors import ModelNotFound, ModelUnavailable
 
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024  # a worker reads, decodes and answers its range a block of about this many bytes at a time
 HEADER_BYTES = 64 * 1024
 MIN_UPLOAD_PART = 8 * 1024 * 1024  # S3 takes parts of 5 MiB or more, but the last
 
@@ -169,49 +170,65 @@ def score(s3: Store, job: Plan, index: int, models: Models) -> dict[str, int]:
     model = models(spec.model, job.version)
     if spec.format == "parquet":
         return _score_groups(s3, job, index, model, parquet.open_file(read, job.size))
-    lines = owned_lines(read, start, end, job.size, job.data_start)
-    counts = {"rows_in": len(lines), "rows_out": 0}
+    counts = {"rows_in": 0, "rows_out": 0}
     errors: list[tuple[int, str]] = []
-    body = b""
-    if lines:
+    body = bytearray()
+    types = column_types(model.signature, job.names)
+    what = f"model {spec.model!r} version {job.version}"
+    for block in range(start, end, BLOCK_BYTES):  # a block at a time: the range is never in memory whole
+        lines = owned_lines(read, block, min(block + BLOCK_BYTES, end), job.size, job.data_start)
+        if not lines:
+            continue
+        offset = counts["rows_in"]
+        counts["rows_in"] += len(lines)
         try:
-            rows = read_rows(spec.format, lines, job.names, column_types(model.signature, job.names))
-        except TableError as error:  # the whole range is unreadable: every one of its rows is refused
-            errors = [(number, str(error)) for number in range(len(lines))]
-            body = answer_lines_empty(spec.format, len(lines), len(job.output_names))
-        else:
-            what = f"model {spec.model!r} version {job.version}"
-            scored = score_chunk(
-                model.runner, model.signature, rows.columns, first_row=0, output=spec.output, text=rows.text, what=what
-            )
-            errors = scored.errors
-            counts["rows_out"] = len(scored.rows)
-            body = answer_lines(spec.format, lines, rows, scored, 0, join=spec.join)
-    return _write_part(s3, job, index, body, counts, errors)
+            rows = read_rows(spec.format, lines, job.names, types)
+        except TableError as error:  # the block is unreadable: every one of its rows is refused
+            errors += [(offset + number, str(error)) for number in range(len(lines))]
+            body += answer_lines_empty(spec.format, len(lines), len(job.output_names))
+            continue
+        scored = score_chunk(
+            model.runner, model.signature, rows.columns, first_row=offset, output=spec.output, text=rows.text, what=what
+        )
+        errors += scored.errors
+        counts["rows_out"] += len(scored.rows)
+        body += answer_lines(spec.format, lines, rows, scored, offset, join=spec.join)
+    return _write_part(s3, job, index, bytes(body), counts, errors)
 
 
 def _score_groups(s3: Store, job: Plan, index: int, model: Any, file: Any) -> dict[str, int]:
-    """A run of a Parquet file's row groups: their columns (all of them with ``join``) scored, the answers a
-    Parquet part."""
+    """A run of a Parquet file's row groups, a batch of rows at a time: their columns (all of them with ``join``)
+    scored, the answers a Parquet part."""
     spec = job.job
     first, stop = job.ranges[index]
     taken = None if spec.join else list(model.signature.inputs.names) or None
-    table = parquet.read_groups(file, first, stop, taken)
     what = f"model {spec.model!r} version {job.version}"
-    scored = score_chunk(
-        model.runner,
-        model.signature,
-        parquet.table_columns(table),
-        first_row=0,
-        output=spec.output,
-        text=False,
-        what=what,
-    )
-    answers = parquet.answer_table(
-        table.num_rows, scored, job.output_names, job.output_datatype, table if spec.join else None
-    )
-    counts = {"rows_in": table.num_rows, "rows_out": len(scored.rows)}
-    return _write_part(s3, job, index, parquet.table_bytes(answers), counts, scored.errors)
+    counts = {"rows_in": 0, "rows_out": 0}
+    errors: list[tuple[int, str]] = []
+    answers = []
+    for batch in parquet.read_batches(file, first, stop, taken):
+        offset = counts["rows_in"]
+        counts["rows_in"] += batch.num_rows
+        scored = score_chunk(
+            model.runner,
+            model.signature,
+            parquet.table_columns(batch),
+            first_row=offset,
+            output=spec.output,
+            text=False,
+            what=what,
+        )
+        errors += scored.errors
+        counts["rows_out"] += len(scored.rows)
+        answers.append(
+            parquet.answer_table(
+                batch.num_rows, scored, job.output_names, job.output_datatype, batch if spec.join else None, offset
+            )
+        )
+    if not answers:  # row groups of no rows
+        schema = file.schema_arrow if spec.join else None
+        answers.append(parquet.empty_answers(job.output_names, job.output_datatype, schema))
+    return _write_part(s3, job, index, parquet.tables_bytes(answers), counts, errors)
 
 
 def _write_part(

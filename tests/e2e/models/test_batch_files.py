@@ -143,3 +143,27 @@ def test_an_mlflow_directory_answers_a_csv_as_pyfunc_and_the_scoring_protocol_do
     assert answers == expected
     body = mlflow_case.scoring_bodies(frame)["dataframe_split"]
     assert served.ok("POST", "/v2/models/churn/invocations", body) == {"predictions": answers}
+
+
+def test_a_row_group_is_answered_a_batch_of_rows_at_a_time_in_order(
+    served: Served, data_bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.batch import parquet
+
+    model = LogisticRegression(max_iter=500).fit(IRIS.data, IRIS.target)
+    served.publish("iris", model)
+    numbers = pd.DataFrame(IRIS.data, columns=FEATURES)
+    numbers.loc[100, "petal_width"] = np.inf  # refused, in the eighth batch of the second row group
+    body = parquet_file(numbers, rows_per_group=75)
+    metadata = {"tolerate-failed-percent": "1"}
+    data_bucket.put_object(Bucket=DATA, Key="input/iris/g.parquet", Body=body, Metadata=metadata)
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 4)
+
+    job, manifest = run_job(data_bucket, "input/iris/g.parquet", chunk_bytes=1 << 20)
+
+    assert job.ranges == [(0, 2)] and (manifest["rows_in"], manifest["rows_failed"]) == (150, 1)
+    (error,) = [json.loads(line) for line in read(data_bucket, manifest["errors_key"]).splitlines()]
+    assert error["row"] == 101  # numbered from 1 across the file
+    answers = read_parquet(data_bucket, "output/iris/1/g.parquet.out")["predict"]
+    assert answers.isna().tolist() == [number == 100 for number in range(150)]
+    assert answers.drop(index=100).astype(int).tolist() == model.predict(np.delete(IRIS.data, 100, axis=0)).tolist()

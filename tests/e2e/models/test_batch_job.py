@@ -212,3 +212,27 @@ def test_the_worker_function_runs_a_job_step_by_step(
     assert answers == model.predict(IRIS.data[:50]).tolist()
     refused = handler.lambda_handler({"step": "plan", "bucket": DATA, "key": "input/iris/gone.csv"}, context)
     assert refused["failed"]["status"] == "FAILED" and "no longer" in refused["failed"]["reason"]
+
+
+def test_a_range_read_in_many_blocks_numbers_its_rows_across_them(
+    served: Served, data_bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.batch import steps
+
+    model = LogisticRegression(max_iter=500).fit(IRIS.data, IRIS.target)
+    served.publish("iris", model)
+    text = csv_file(IRIS.data[:60]).decode().splitlines()
+    text[31] = "5.1,wide,1.4,0.2"  # row 31 of the file, in a later block of the one range
+    body = ("\n".join(text) + "\n").encode()
+    data_bucket.put_object(Bucket=DATA, Key="input/iris/b.csv", Body=body, Metadata={"tolerate-failed-percent": "5"})
+    monkeypatch.setattr(steps, "BLOCK_BYTES", 100)  # a few lines a block
+
+    job, manifest = run_job(data_bucket, "input/iris/b.csv", chunk_bytes=len(body))
+
+    assert len(job.ranges) == 1 and manifest["rows_failed"] == 1
+    (error,) = [json.loads(line) for line in read(data_bucket, manifest["errors_key"]).splitlines()]
+    assert error["row"] == 31
+    answers = read(data_bucket, "output/iris/1/b.csv.out").decode().splitlines()[1:]
+    assert answers[30] == '""'
+    kept = [int(line) for number, line in enumerate(answers) if number != 30]
+    assert kept == model.predict(np.delete(IRIS.data[:60], 30, axis=0)).tolist()
