@@ -17,6 +17,9 @@
 6. Saves the DataFrame pipeline as an MLflow model directory (cloudpickle, a signature, an input example), uploads
    its files under churn-mlflow/1/, and asks it through MLflow's scoring protocol: MLmodel is read (PyYAML) and the
    cloudpickle file loads inside the image, which holds no MLflow.
+7. Scores the DataFrame pipeline's rows as a Parquet batch job with the batch worker handler inside the image, its
+   three steps one call each (plan, the ranges as the Distributed Map sends them, assemble), and checks the answers
+   in the output Parquet file: pyarrow reads and writes Parquet inside the image.
 It also checks that the CMD is the agreed inference handler, that no installed wheel needs a newer glibc than
 Lambda's, that every shared library the installed extension modules need resolves inside the image (with
 Lambda's library path), and that the build's CA bundle did not end up in the image. It prints the image's
@@ -67,6 +70,8 @@ EFS_UID = 1001
 CONTAINER_PREFIX = "image-test-"
 INFERENCE_HANDLER = "lambdas.inference.handler.lambda_handler"
 LOADER_HANDLER = "lambdas.loader.handler.lambda_handler"
+BATCH_HANDLER = "lambdas.batch.handler.lambda_handler"
+DATA_BUCKET = "data"
 # Amazon Linux 2023, under the Lambda Python 3.13 base, has glibc 2.34. A build on a newer local base could pick
 # wheels that need a newer glibc and would fail to import on Lambda.
 LAMBDA_GLIBC = (2, 34)
@@ -285,7 +290,7 @@ def check_shared_libraries_resolve(image: Image, container: str) -> None:
     and LightGBM need OpenMP's libgomp.so.1, which not every base has); prints where libgomp.so.1 comes from."""
     listing = image.buildah_output(
         "run", "--isolation", "chroot", container, "--",
-        "sh", "-c", 'find "$LAMBDA_TASK_ROOT" -type f -name "*.so*" -exec ldd {} + 2>&1',
+        "sh", "-c", 'find "$LAMBDA_TASK_ROOT" -type f \\( -name "*.so" -o -name "*.so.*" \\) -exec ldd {} + 2>&1',
     )  # fmt: skip
     current, unresolved, gomp = "", [], set()
     for line in listing.splitlines():
@@ -402,6 +407,7 @@ def prove(image: Image, work: Path) -> None:
         split = {"columns": list(columns), "data": [list(row) for row in zip(*columns.values(), strict=True)]}
         scored = http_api_event(f"/v2/models/{MLFLOW_MODEL}/invocations", {"dataframe_split": split})
         served = invoke(command[0], latest, first, latest, metadata, tabular, *family_calls, scored)
+        batch_answers = score_batch(invoke, s3, columns)
 
     platform = json.loads(served["calls"][3]["result"]["body"]).get("platform")
     if platform != "onnxruntime_onnx":
@@ -438,12 +444,39 @@ def prove(image: Image, work: Path) -> None:
     if answer.get("statusCode") != 200 or got != tabular_expected:
         raise ProofFailed(f"expected the MLflow directory to predict {tabular_expected}, got {answer}")
     print(f"inference predicted {tabular_expected} from an MLflow model directory through /invocations")
+    if batch_answers != tabular_expected:
+        raise ProofFailed(f"expected the Parquet batch job to answer {tabular_expected}, got {batch_answers}")
+    print(f"the batch worker answered {batch_answers} for the same rows as a Parquet file, in Parquet")
     cold, _, warm = (call["seconds"] * 1000 for call in served["calls"][:3])
     print(
         f"import time inside the image: inference handler {served['import_seconds'] * 1000:.0f} ms, "
         f"loader handler {loaded['import_seconds'] * 1000:.0f} ms; "
         f"inference call {cold:.0f} ms with the model loaded from disk, {warm:.1f} ms from the cache"
     )
+
+
+def score_batch(invoke: Invoker, s3: Any, columns: dict[str, list[Any]]) -> list[Any]:
+    """The rows as a Parquet batch job, its three steps run by the batch worker handler inside the image."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    s3.put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    rows = io.BytesIO()
+    pq.write_table(pa.table(columns), rows)
+    key = f"input/{TABULAR}/rows.parquet"
+    s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=rows.getvalue())
+    planned = invoke(BATCH_HANDLER, {"step": "plan", "bucket": DATA_BUCKET, "key": key})["calls"][0]["result"]
+    if "plan" not in planned:
+        raise ProofFailed(f"the batch worker refused the job: {planned}")
+    invoke(BATCH_HANDLER, {"BatchInput": {"step": "score", "plan": planned["plan"]}, "Items": planned["items"]})
+    manifest = invoke(BATCH_HANDLER, {"step": "assemble", "plan": planned["plan"]})["calls"][0]["result"]
+    if manifest.get("status") != "SUCCEEDED":
+        raise ProofFailed(f"the batch job failed: {manifest}")
+    answers = s3.get_object(Bucket=DATA_BUCKET, Key=manifest["out_key"])["Body"].read()
+    return list(pq.read_table(io.BytesIO(answers)).column("predict").to_pylist())
 
 
 def main() -> None:
