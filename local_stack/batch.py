@@ -41,6 +41,10 @@ class BatchRunner:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Start no further job; the one running goes on until its workers stop."""
+        self._stopping.set()
+
     def stop(self, timeout: float = 30.0) -> None:
         self._stopping.set()
         if self._thread.is_alive():

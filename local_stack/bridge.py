@@ -67,8 +67,12 @@ class S3EventBridge:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Take no further event; the one in hand goes on."""
+        self._stopping.set()
+
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the event in hand, then return."""
+        """Take no further event, and wait up to ``timeout`` seconds for the one in hand."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout)

@@ -8,17 +8,25 @@ as Lambda starts a new execution environment.
 
 A function given a ``log_sink`` has its standard output read line by line by the stack, as Lambda sends a
 function's output to its log stream: the capture path's subscription filter reads the inference function's lines.
+
+A ``FunctionPool`` scales a function out as Lambda does: up to its concurrency of environments, each answering one
+event at a time, a new one started (a cold start) when an event finds every other busy, and all kept warm.
+
+Stopping never waits on a busy handler for longer than its grace: the event in hand may finish within it, and then
+the worker is killed, and the event's caller gets a FunctionError, as a Lambda environment shut down mid-event.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
@@ -27,7 +35,8 @@ from local_stack.lambda_context import LocalLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], Any]
 _START_TIMEOUT_SECONDS = 120.0
-_STOP_TIMEOUT_SECONDS = 10.0
+_STOP_TIMEOUT_SECONDS = 10.0  # for a killed worker to be reaped
+STOP_GRACE_SECONDS = 5.0  # for the event in hand to finish, and then the worker to exit, when a function stops
 
 
 class FunctionError(RuntimeError):
@@ -64,6 +73,7 @@ class LocalFunction:
         self._connection: Connection | None = None
         self._log_sink = log_sink
         self._log_readers: list[threading.Thread] = []
+        self._stopped = False
 
     @property
     def pid(self) -> int | None:
@@ -77,6 +87,8 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:
+            if self._stopped:
+                raise FunctionError(f"{self.name}: the function has stopped")
             connection = self._ensure_started()
             try:
                 connection.send(event)
@@ -91,17 +103,29 @@ class LocalFunction:
             raise FunctionError(f"{self.name}: {value}")
         return value
 
-    def stop(self) -> None:
-        with self._lock:
-            if self._connection is not None:
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """End the worker: the event in hand may finish, and the worker exit, within ``grace`` seconds; then it is
+        killed. Later events are refused. Returns within about ``grace`` seconds, whatever the handler does."""
+        deadline = time.monotonic() + grace
+        self._stopped = True
+        if not self._lock.acquire(timeout=grace):  # busy past the grace: end the event with its process
+            process = self._process
+            if process is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    process.kill()
+            if not self._lock.acquire(timeout=_STOP_TIMEOUT_SECONDS):
+                return
+        try:
+            if self._connection is not None and self._process is not None:
                 with contextlib.suppress(OSError):
                     self._connection.send(None)
-            if self._process is not None:
-                self._process.join(_STOP_TIMEOUT_SECONDS)
+                self._process.join(max(0.0, deadline - time.monotonic()))
             self._discard()
             for reader in self._log_readers:  # each ends once its process's output is closed and read
-                reader.join(_STOP_TIMEOUT_SECONDS)
+                reader.join(max(0.1, deadline - time.monotonic()))
             self._log_readers = []
+        finally:
+            self._lock.release()
 
     def _ensure_started(self) -> Connection:
         if self._process is not None and self._process.is_alive() and self._connection is not None:
@@ -152,6 +176,82 @@ class LocalFunction:
             process.kill()
         process.join(_STOP_TIMEOUT_SECONDS)
         return process.exitcode
+
+
+class FunctionPool:
+    """Up to ``concurrency`` environments of one function (``LocalFunction`` each), as Lambda scales a function
+    out: an event goes to the environment that was free last (the warmest), or, when every one is busy and there is
+    room, to a new one, started for it; otherwise it waits for one to be free. Environments stay warm until stop."""
+
+    def __init__(
+        self, name: str, handler_path: str, environment: Mapping[str, str], *, concurrency: int, **options: Any
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.name = name
+        self.concurrency = concurrency
+        self._new: Callable[[], LocalFunction] = functools.partial(
+            LocalFunction, name, handler_path, environment, **options
+        )
+        self._environments: list[LocalFunction] = []
+        self._idle: list[LocalFunction] = []
+        self._changed = threading.Condition()
+        self._stopped = False
+
+    @property
+    def pid(self) -> int | None:
+        """The first environment's process id (the one started with the stack)."""
+        return self._environments[0].pid if self._environments else None
+
+    @property
+    def started(self) -> int:
+        """Environments started so far."""
+        return len(self._environments)
+
+    def start(self) -> None:
+        """Start the first environment, so that a handler that cannot load stops the stack at start-up."""
+        first = self._take()
+        try:
+            first.start()
+        finally:
+            self._give_back(first)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        environment = self._take()
+        try:
+            return environment.invoke(event)
+        finally:
+            self._give_back(environment)
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Refuse new events, wake those waiting, and stop every environment at once, each within ``grace``."""
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+            environments = list(self._environments)
+        stopping = [threading.Thread(target=e.stop, args=(grace,), name=f"{self.name}-stop") for e in environments]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+
+    def _take(self) -> LocalFunction:
+        with self._changed:
+            while True:
+                if self._stopped:
+                    raise FunctionError(f"{self.name}: the function has stopped")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._environments) < self.concurrency:
+                    environment = self._new()
+                    self._environments.append(environment)
+                    return environment
+                self._changed.wait()
+
+    def _give_back(self, environment: LocalFunction) -> None:
+        with self._changed:
+            self._idle.append(environment)
+            self._changed.notify()
 
 
 def _read_lines(reader: Connection, sink: Callable[[bytes], None]) -> None:

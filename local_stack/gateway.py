@@ -223,16 +223,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # A client that stops sending, or an idle kept-alive connection, must not hold a worker thread for ever.
     timeout = 30
 
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
     def __getattr__(self, name: str) -> Any:
         # The $default route takes every method: the handler, not the gateway, decides what a method means.
         if name.startswith("do_") and _METHOD.fullmatch(name[3:]):
@@ -433,27 +423,40 @@ class InferenceGateway(ThreadingHTTPServer):
         self.authorizer = authorizer
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._closing = False
         super().__init__((host, port), _RequestHandler)
 
-    def track(self, connection: socket.socket) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Tracked as it is accepted, before its thread runs: a stop in between still ends it.
         with self._connections_lock:
-            self._connections.add(connection)
+            self._connections.add(request)
+            closing = self._closing
+        if closing:
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RD)
+        super().process_request(request, client_address)
 
-    def untrack(self, connection: socket.socket) -> None:
+    def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(connection)
+            self._connections.discard(request)
+        super().shutdown_request(request)
 
-    def server_close(self) -> None:
-        """Stop listening, end kept-alive connections, and wait for the requests in flight.
+    def end_idle_connections(self) -> None:
+        """End every kept-alive connection once its request in flight, if any, has its answer.
 
         Only reading is shut down: a thread waiting for a connection's next request sees its end and returns, while
-        a request in flight still writes its answer.
+        a request in flight still writes its answer. A connection accepted from now on is ended the same way.
         """
         with self._connections_lock:
+            self._closing = True
             connections = list(self._connections)
         for connection in connections:
             with contextlib.suppress(OSError):  # already closed by its client
                 connection.shutdown(socket.SHUT_RD)
+
+    def server_close(self) -> None:
+        """Stop listening, end kept-alive connections, and wait for the requests in flight."""
+        self.end_idle_connections()
         super().server_close()
 
     @property

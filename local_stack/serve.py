@@ -99,6 +99,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="module.function the batch jobs' steps go to",
     )
     parser.add_argument(
+        "--inference-concurrency",
+        type=int,
+        default=_env_count("LOCAL_INFERENCE_CONCURRENCY", os.cpu_count() or 1),
+        help="inference environments at most, each answering one request at a time (LOCAL_INFERENCE_CONCURRENCY; "
+        "default: the number of cores)",
+    )
+    parser.add_argument(
         "--batch-workers",
         type=int,
         default=_env_count("LOCAL_BATCH_WORKERS", 2),
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         inference_handler=args.inference_handler,
         batch_handler=args.batch_handler,
         batch_workers=max(1, args.batch_workers),
+        inference_concurrency=max(1, args.inference_concurrency),
         quiet=args.quiet,
         authorization=args.authorization,
     )

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from local_stack.authorization import IamAuthorizer, authorization_type
 from local_stack.batch import BatchRunner
 from local_stack.bridge import S3EventBridge
 from local_stack.delivery import CaptureDelivery
-from local_stack.functions import LocalFunction
+from local_stack.functions import STOP_GRACE_SECONDS, FunctionPool, LocalFunction
 from local_stack.gateway import InferenceGateway
 from local_stack.logs import FunctionLogs, LocalMetrics, metrics_answer
 from local_stack.notifications import queue_configurations
@@ -45,6 +46,7 @@ class StackConfig:
     data_bucket: str = "data"  # batch input and output, and captured requests
     capture_interval_seconds: float = 1.0  # how long captured records are buffered before they are written
     batch_workers: int = 2  # batch worker functions scoring a job's ranges at once (started on the first job)
+    inference_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)  # inference environments at most
     model_dir: Path = DEFAULT_MODEL_DIR
     region: str = "us-east-1"
     loader_handler: str = LOADER_HANDLER
@@ -105,7 +107,7 @@ class LocalStack:
         self._gateway: InferenceGateway | None = None
         self._gateway_thread: threading.Thread | None = None
         self._bridge: S3EventBridge | None = None
-        self._functions: list[LocalFunction] = []
+        self._functions: list[LocalFunction | FunctionPool] = []
         self._data_queue_url = ""
         self._delivery: CaptureDelivery | None = None
         self._batch: BatchRunner | None = None
@@ -159,10 +161,13 @@ class LocalStack:
         self._delivery = CaptureDelivery(
             self._s3_client(endpoint).put_object, config.data_bucket, interval=config.capture_interval_seconds
         )
-        inference = LocalFunction(
+        # As Lambda scales the function out: up to inference_concurrency environments, each answering one request
+        # at a time, started when a request finds the others busy and kept warm.
+        inference = FunctionPool(
             "inference",
             config.inference_handler,
             {**inference_environment, "POWERTOOLS_SERVICE_NAME": "inference"},
+            concurrency=max(1, config.inference_concurrency),
             region=config.region,
             timeout_seconds=28,
             log_sink=FunctionLogs(self._delivery, self.metrics).line,
@@ -246,26 +251,34 @@ class LocalStack:
         )
         return sqs, queue_url, failure_queue_url
 
-    def stop(self) -> None:
-        """Stop accepting requests, let the bridge finish its event, then stop S3. Safe to call more than once."""
-        if self._gateway is not None:
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop accepting requests and events, give what is in hand ``grace`` seconds to finish, end every function
+        (a busy one killed), then deliver what is left and stop S3. Returns in about ``grace`` seconds plus the
+        delivery, whatever the handlers are doing. Safe to call more than once."""
+        deadline = time.monotonic() + grace
+        gateway = self._gateway
+        if gateway is not None:
             if self._gateway_thread is not None and self._gateway_thread.is_alive():
-                self._gateway.shutdown()
-                self._gateway_thread.join(timeout=10)
-            self._gateway.server_close()
+                gateway.shutdown()  # no new connection; those kept alive are ended as soon as they are idle
+                self._gateway_thread.join(timeout=grace)
+            gateway.end_idle_connections()
+        runners: list[Any] = [runner for runner in (self._bridge, self._batch) if runner is not None]
+        for runner in runners:
+            runner.request_stop()
+        for runner in runners:
+            runner.stop(timeout=max(0.0, deadline - time.monotonic()))
+        self._bridge = self._batch = None
+        functions: list[Any] = [*self._batch_workers, *self._functions]
+        remaining = max(0.0, deadline - time.monotonic())
+        stopping = [threading.Thread(target=function.stop, args=(remaining,)) for function in functions]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+        self._batch_workers, self._functions = [], []
+        if gateway is not None:  # every request in flight has its answer, or its function's error, by now
+            gateway.server_close()
             self._gateway = None
-        if self._bridge is not None:
-            self._bridge.stop()
-            self._bridge = None
-        if self._batch is not None:
-            self._batch.stop()
-            self._batch = None
-        for worker in self._batch_workers:
-            worker.stop()
-        self._batch_workers = []
-        for function in self._functions:
-            function.stop()
-        self._functions = []
         if self._delivery is not None:  # the functions have stopped writing: deliver what is left
             self._delivery.stop()
             self._delivery = None
