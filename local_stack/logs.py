@@ -23,37 +23,49 @@ from local_stack.delivery import CaptureDelivery, is_capture_record
 WINDOW_SECONDS = 3600.0
 COUNTED = ("Requests", "ClientErrors", "ServerErrors", "ShadowAgreement", "ShadowDisagreement", "ShadowFailed")
 _METRIC_LINE = b'{"_aws":'
+_UNREAD_LINES = 10_000
 
 
 class LocalMetrics:
-    """The last hour of per-model metric values, by model and version, summed or as latency percentiles."""
+    """The last hour of per-model metric values, by model and version, summed or as latency percentiles.
+
+    A line is kept as it came, with the time it came, and read only when a summary is asked for: reading a line of
+    JSON for every request would cost the stack's process, and every request it serves, for figures seldom read."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+        self._lines: deque[tuple[float, bytes]] = deque()
         self._values: deque[tuple[float, str, str | None, str, float]] = deque()
         self._lock = threading.Lock()
 
     def add(self, line: bytes) -> None:
-        try:
-            record = json.loads(line)
-            directives = record["_aws"]["CloudWatchMetrics"]
-            model = record["model"]
-        except (ValueError, KeyError, TypeError):
-            return
-        version = record.get("version")
         now = self._clock()
         with self._lock:
+            self._lines.append((now, line))
+            if len(self._lines) > _UNREAD_LINES:  # read now and then, so that unread lines never pile up
+                self._read()
+
+    def _read(self) -> None:
+        while self._lines:
+            when, line = self._lines.popleft()
+            try:
+                record = json.loads(line)
+                directives = record["_aws"]["CloudWatchMetrics"]
+                model = record["model"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            version = record.get("version")
             for directive in directives:
                 for metric in directive.get("Metrics", ()):
                     value = record.get(metric.get("Name"))
                     if isinstance(value, int | float):
-                        self._values.append((now, str(model), version, metric["Name"], float(value)))
-            self._expire(now)
+                        self._values.append((when, str(model), version, metric["Name"], float(value)))
+        self._expire(self._clock())
 
     def summary(self, model: str) -> dict[str, dict[str, float]]:
         """Per version: each count summed, and Latency's p50 and p99 in milliseconds."""
         with self._lock:
-            self._expire(self._clock())
+            self._read()
             rows = [row for row in self._values if row[1] == model and row[2] is not None]
         figures: dict[str, dict[str, float]] = {}
         latencies: dict[str, list[float]] = {}
