@@ -38,7 +38,7 @@ bench: venv ## Benchmarks (a few minutes): ratios to baselines run side by side;
 soak: venv ## The local stack under churn (about a minute): 50 models, a small cache, RSS per round, no 5xx
 	$(PY) -m bench.soak
 
-bench-peers: venv ## The local stack against MLServer 1.7.1 (its own cache venv, Python 3.12/3.11); writes bench/peers.json
+bench-peers: venv ## The local stack against MLServer, KServe, BentoML and MLflow (each its own cache venv); writes bench/peers.json
 	$(PY) -m bench.peers
 
 test: ## Everything CI runs: the checks and the image proof two at a time, then pytest, whose summary closes the run

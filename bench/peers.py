@@ -1,17 +1,18 @@
-"""``python -m bench.peers`` (``make bench-peers``): the local stack against Seldon's MLServer 1.7.1, same models,
-same client, measured side by side.
+"""``python -m bench.peers`` (``make bench-peers``): the local stack against every server a team would pick instead,
+on the same models, with the same client, on the same machine, in one run: MLServer, KServe, BentoML and MLflow
+(``bench/peer_servers.py`` says how each is installed, run and asked).
 
-MLServer runs from a cache venv of its own (``.cache/peers``, Python 3.12 or 3.11: it needs Python < 3.13) with
-``parallel_workers`` 0, serving the iris LogisticRegression and 100-tree RandomForest from a model repository. The
-local stack serves the same pickles twice, with ``ONNX_FAST_PATH`` false and true. Each figure alternates blocks of
-requests between the two servers over one keep-alive connection each, so noise hits both. Cold start is launch to
-the first correct answer: for the project, a fresh inference function process over the published models (what a
-Lambda cold start runs; the target applies to it) and, for reference, the whole local stack (S3 emulator, loader
-and inference function); for MLServer, ``mlserver start``. Written to ``bench/peers.json``; printed as a table.
+Models: the iris LogisticRegression (LR) and 100-tree RandomForest (RF), and the DataFrame pipeline of
+``bench/tabular.py`` (OneHotEncoder on 4 string columns, StandardScaler on 6). The local stack serves the same
+pickles twice, with ``ONNX_FAST_PATH`` false and true, open (as the peers are: no signed requests), with
+``LOCAL_INFERENCE_CONCURRENCY`` = the number of cores, as every peer gets that many workers.
 
-What makes the comparison unlike: the local stack is the Lambda handler behind a small HTTP gateway in one process
-(on AWS, API Gateway and Lambda's own overhead come on top); MLServer runs on Python 3.12, the project on 3.13; the
-project answers binary tensors, MLServer only JSON.
+Every figure first checks each server's answer against the model's own ``predict``, and fails the run when one
+differs. Latencies alternate blocks of requests over every server, the order rotating each block, each over one
+keep-alive connection, so that noise hits all of them. Throughput is each server alone, 8 clients on keep-alive
+connections. Cold start is launch to the first correct answer: for the project, a fresh inference function process
+over the published models (what a Lambda cold start runs) and, for reference, the whole local stack; for a peer,
+its server command. Each ratio is the project's figure over the best peer's. Written to ``bench/peers.json``.
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,154 +34,60 @@ from urllib.parse import urlsplit
 import joblib
 import numpy as np
 
+from bench import tabular
 from bench.cold import child_answers
 from bench.environment import child_env, function_settings, lambda_logging
-from bench.events import predict_output, v2_infer_event, v2_request
-from bench.models import ONE_ROW, IrisModel, batch, train_iris_models
+from bench.events import predict_output, v2_infer_event
+from bench.models import ONE_ROW, batch, train_iris_models
+from bench.peer_servers import PEERS, WORKERS, Case, PeerError, Request, serving
 from bench.timing import BenchError, run_child
 from local_stack.process import running_stack, wait_for_status
 from local_stack.stack import REPO_ROOT
 
-CACHE = REPO_ROOT / ".cache" / "peers"
-REQUIREMENTS = REPO_ROOT / "bench" / "peers-requirements.txt"
 OUTPUT = REPO_ROOT / "bench" / "peers.json"
 BLOCKS = 10
-PER_BLOCK = {1: 100, 1000: 50}
+PER_BLOCK = {1: 40, 1000: 10}
 THROUGHPUT_CLIENTS = 8
-THROUGHPUT_REQUESTS = 200  # per client
+THROUGHPUT_REQUESTS = 150  # per client
+THROUGHPUT_WARMUP = 25  # per client, untimed
 COLD_RUNS = 3
-START_TIMEOUT_SECONDS = 120.0
-# project / MLServer, by figure key
-TARGETS = {
+START_TIMEOUT_SECONDS = 180.0
+PATHS = {False: "scikit-learn path", True: "fast path"}
+# project / best peer, by figure name; "higher" figures (throughput) are met at or above
+TARGETS: dict[str, float] = {
     "1 row p50 LR fast path": 0.5,
     "1 row p50 RF fast path": 0.15,
+    "1 row p50 DataFrame pipeline fast path": 0.2,
     "1 row p50 LR scikit-learn path": 1.0,
     "1 row p50 RF scikit-learn path": 1.0,
-    "1,000 rows p50 LR binary, scikit-learn path": 0.5,
+    "1 row p50 DataFrame pipeline scikit-learn path": 1.0,
+    "1,000 rows p50 LR binary, fast path": 0.5,
+    "1,000 rows p50 LR binary, scikit-learn path": 1.0,
     "cold start LR fast path": 0.2,
+    "throughput LR fast path": 1.5,
+    "throughput RF fast path": 1.5,
+    "throughput LR scikit-learn path": 1.5,
+    "throughput RF scikit-learn path": 1.5,
 }
 
 
-class PeerError(Exception):
-    """The peer could not be installed or started, or the two servers disagree."""
+def one_row(case: Case) -> Any:
+    return tabular.training_frame(1) if case.named else ONE_ROW
 
 
-def peer_python() -> Path:
-    """The cache venv's Python, created and filled from bench/peers-requirements.txt when missing or stale."""
-    venv = CACHE / "venv"
-    stamp = venv / ".requirements"
-    wanted = REQUIREMENTS.read_text()
-    if stamp.is_file() and stamp.read_text() == wanted:
-        return venv / "bin" / "python"
-    base = _base_python()
-    if base is None:
-        raise PeerError("MLServer needs Python 3.12 or 3.11: put one on PATH or name it in PEER_PYTHON")
-    shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([base, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
-    stamp.write_text(wanted)
-    return venv / "bin" / "python"
+def rows_of(case: Case, count: int) -> Any:
+    return tabular.training_frame(count) if case.named else batch(count)
 
 
-def _base_python() -> str | None:
-    """A working Python 3.12 or 3.11: PEER_PYTHON, then PATH, then pyenv's versions (whose shims may refuse)."""
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates = [os.environ.get("PEER_PYTHON", "")]
-    for version in ("3.12", "3.11"):
-        candidates.append(shutil.which(f"python{version}") or "")
-        candidates += [str(path) for path in sorted(pyenv.glob(f"{version}.*/bin/python3"))]
-    for candidate in filter(None, candidates):
-        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
-        if probe.returncode == 0 and probe.stdout.strip() in (b"(3, 12)", b"(3, 11)"):
-            return candidate
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def mlserver(python: Path, models: list[IrisModel], scratch: Path) -> Iterator[tuple[str, float]]:
-    """MLServer serving ``models``; yields its URL and the seconds from launch to its first correct answer."""
-    repository = scratch / "mlserver"
-    for model in models:
-        directory = repository / model.name
-        directory.mkdir(parents=True)
-        joblib.dump(model.estimator, directory / "model.joblib")
-        settings = {"name": model.name, "implementation": "mlserver_sklearn.SKLearnModel"}
-        settings["parameters"] = {"uri": "./model.joblib"}  # type: ignore[assignment]
-        (directory / "model-settings.json").write_text(json.dumps(settings))
-    port = _free_port()
-    server = {"http_port": port, "grpc_port": _free_port(), "metrics_port": _free_port(), "parallel_workers": 0}
-    (repository / "settings.json").write_text(json.dumps(server))
-    url = f"http://127.0.0.1:{port}"
-    log = (scratch / "mlserver.log").open("wb")
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(python.parent / "mlserver"), "start", str(repository)], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        seconds = _first_answer(url, models[0], started, process)
-        yield url, seconds
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def _first_answer(url: str, model: IrisModel, started: float, process: Any) -> float:
-    """Seconds from ``started`` until ``url`` answers a V2 request for ``model`` correctly (bounded)."""
-    expected = model.estimator.predict(np.asarray(ONE_ROW)).tolist()
-    deadline = started + START_TIMEOUT_SECONDS
-    while time.perf_counter() < deadline:
-        if process is not None and process.poll() is not None:
-            raise PeerError(f"the server exited with {process.returncode} before answering")
-        try:
-            status, body = _post(url, f"/v2/models/{model.name}/infer", json.dumps(v2_request(ONE_ROW)).encode())
-            if status == 200 and _labels(body) == expected:
-                return time.perf_counter() - started
-        except OSError:
-            pass
-        time.sleep(0.01)
-    raise PeerError(f"{url} gave no correct answer within {START_TIMEOUT_SECONDS} s")
-
-
-def function_cold_start(model_dir: Path, fast: bool, model: IrisModel, scratch: Path) -> float:
-    """Seconds from launching a fresh inference function process, as Lambda starts one for a cold start, over the
-    models already published in ``model_dir``, to its exit after its first answer, checked against ``predict``."""
-    event = scratch / f"cold-{model.name}.json"
-    event.write_text(json.dumps(v2_infer_event(model.name, ONE_ROW)), encoding="utf-8")
-    env = child_env({**function_settings(model_dir, fast), **lambda_logging("inference")})
-    command = [sys.executable, "-m", "bench.cold_start", str(event)]
-    run = run_child(command, env, timeout=START_TIMEOUT_SECONDS, what="cold start of the inference function")
-    answers = [predict_output(answer) for answer in child_answers(run)]
-    expected = model.estimator.predict(np.asarray(ONE_ROW)).tolist()
-    if answers != [expected]:
-        raise PeerError(f"the inference function answered {answers}, predict gives {expected}")
-    return run.seconds
-
-
-def _post(url: str, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def post(url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
-        connection.request("POST", path, body, {"content-type": "application/json", **(headers or {})})
+        connection.request("POST", path, body, headers)
         response = connection.getresponse()
         return response.status, response.read()
     finally:
         connection.close()
-
-
-def _labels(body: bytes) -> list[Any]:
-    answer = json.loads(body)
-    return list(answer["outputs"][0]["data"])
 
 
 class Client:
@@ -204,58 +108,60 @@ class Client:
         self.connection.close()
 
 
-Request = tuple[str, bytes, dict[str, str]]
+class Side:
+    """One server asked one thing: its URL, the request, and how to read its labels."""
+
+    def __init__(self, name: str, url: str, request: Request, labels: Callable[[bytes], list[Any]]) -> None:
+        self.name, self.url, self.request, self.labels = name, url, request, labels
+
+    def check(self, expected: list[Any]) -> None:
+        """The answer must be the model's own predict, before anything is timed."""
+        status, body = post(self.url, *self.request)
+        if status != 200:
+            raise PeerError(f"{self.name} answered {status}: {body[:300]!r}")
+        if self.labels(body) != expected:
+            raise PeerError(f"{self.name} answered {self.labels(body)[:10]}, predict gives {expected[:10]}")
 
 
-def json_request(model: str, rows: list[list[float]]) -> Request:
-    return f"/v2/models/{model}/infer", json.dumps(v2_request(rows)).encode(), {"content-type": "application/json"}
-
-
-def binary_request(model: str, rows: list[list[float]]) -> Request:
-    data = np.asarray(rows, dtype="<f8").tobytes()
-    tensor = {"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64"}
-    header = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": len(data)}}]}).encode()
-    headers = {"content-type": "application/octet-stream", "inference-header-content-length": str(len(header))}
-    return f"/v2/models/{model}/infer", header + data, headers
-
-
-def interleaved(ours: tuple[str, Request], peer: tuple[str, Request], per_block: int) -> tuple[list[float], ...]:
-    """Latencies of both, in alternating blocks (the order flipping every block), each over its keep-alive client."""
-    clients = [Client(ours[0]), Client(peer[0])]
-    times: tuple[list[float], list[float]] = ([], [])
+def latencies(sides: list[Side], per_block: int) -> list[list[float]]:
+    """Each side's latencies over ``BLOCKS`` blocks of ``per_block`` requests, the order rotating every block."""
+    clients = [Client(side.url) for side in sides]
+    times: list[list[float]] = [[] for _ in sides]
     try:
-        for side, (client, (_, request)) in enumerate(zip(clients, (ours, peer), strict=True)):
+        for client, side in zip(clients, sides, strict=True):
             for _ in range(5):  # warm-up
-                _check(client.post(*request), side)
+                client.post(*side.request)
         for block in range(BLOCKS):
-            order = (0, 1) if block % 2 == 0 else (1, 0)
-            for side in order:
-                request = (ours, peer)[side][1]
+            for offset in range(len(sides)):
+                index = (block + offset) % len(sides)
                 for _ in range(per_block):
-                    seconds, status, _ = clients[side].post(*request)
+                    seconds, status, _ = clients[index].post(*sides[index].request)
                     if status != 200:
-                        raise PeerError(f"status {status} during the timed requests")
-                    times[side].append(seconds)
+                        raise PeerError(f"{sides[index].name}: status {status} during the timed requests")
+                    times[index].append(seconds)
     finally:
         for client in clients:
             client.close()
     return times
 
 
-def _check(answer: tuple[float, int, bytes], side: int) -> None:
-    if answer[1] != 200:
-        raise PeerError(f"{('project', 'MLServer')[side]} answered {answer[1]}: {answer[2][:200]!r}")
+def throughput(side: Side) -> float:
+    """Requests per second of THROUGHPUT_CLIENTS threads, each sending THROUGHPUT_REQUESTS on its own connection,
+    after an untimed round of as many clients: a server that starts workers on demand (the project's inference
+    environments, as Lambda's) has started them, and each has its model loaded, before the clock runs."""
+    _clients(side, THROUGHPUT_WARMUP)
+    return THROUGHPUT_CLIENTS * THROUGHPUT_REQUESTS / _clients(side, THROUGHPUT_REQUESTS)
 
 
-def throughput(url: str, request: Request) -> float:
-    """Requests per second of THROUGHPUT_CLIENTS threads, each sending THROUGHPUT_REQUESTS on its own connection."""
+def _clients(side: Side, requests: int) -> float:
+    """Seconds for THROUGHPUT_CLIENTS threads to send ``requests`` each."""
     failures: list[str] = []
 
     def run() -> None:
-        client = Client(url)
+        client = Client(side.url)
         try:
-            for _ in range(THROUGHPUT_REQUESTS):
-                _, status, _ = client.post(*request)
+            for _ in range(requests):
+                _, status, _ = client.post(*side.request)
                 if status != 200:
                     failures.append(str(status))
         finally:
@@ -269,109 +175,225 @@ def throughput(url: str, request: Request) -> float:
         thread.join()
     elapsed = time.perf_counter() - started
     if failures:
-        raise PeerError(f"{len(failures)} requests failed under load: {failures[:3]}")
-    return THROUGHPUT_CLIENTS * THROUGHPUT_REQUESTS / elapsed
+        raise PeerError(f"{side.name}: {len(failures)} requests failed under load: {failures[:3]}")
+    return elapsed
+
+
+def ours_request(case: Case, rows: Any, *, binary: bool = False) -> Request:
+    """What the project is asked: the same V2 forms (per column for the pipeline), binary tensors when said."""
+    from bench.peer_servers import JSON, v2_binary, v2_columns, v2_tensor
+
+    path = f"/v2/models/{case.name}/infer"
+    if case.named:
+        return path, json.dumps(v2_columns(rows)).encode(), JSON
+    if binary:
+        body, headers = v2_binary(rows)
+        return path, body, headers
+    return path, json.dumps(v2_tensor(rows)).encode(), JSON
 
 
 def _p(values: list[float], quantile: float) -> float:
     return float(np.quantile(np.asarray(values), quantile)) * 1e6
 
 
-def _publish(stack: Any, models: list[IrisModel], scratch: Path) -> None:
-    for model in models:
-        path = scratch / f"{model.name}.joblib"
-        joblib.dump(model.estimator, path)
-        stack.aws("s3", "cp", "--no-progress", str(path), f"s3://{stack.bucket}/{model.name}.joblib")
-    for model in models:
-        wait_for_status(f"{stack.inference_url}/v2/models/{model.name}/ready", 200, timeout=120)
+def function_cold_start(model_dir: Path, fast: bool, case: Case, scratch: Path) -> float:
+    """Seconds from launching a fresh inference function process over the models published in ``model_dir`` (a
+    Lambda cold start) to its exit after its first answer, checked against ``predict``."""
+    event = scratch / f"cold-{case.name}.json"
+    event.write_text(json.dumps(v2_infer_event(case.name, ONE_ROW)), encoding="utf-8")
+    env = child_env({**function_settings(model_dir, fast), **lambda_logging("inference")})
+    command = [sys.executable, "-m", "bench.cold_start", str(event)]
+    run = run_child(command, env, timeout=START_TIMEOUT_SECONDS, what="cold start of the inference function")
+    answers = [predict_output(answer) for answer in child_answers(run)]
+    if answers != [case.expected(ONE_ROW)]:
+        raise PeerError(f"the inference function answered {answers}, predict gives {case.expected(ONE_ROW)}")
+    return run.seconds
 
 
-def measure(progress: Callable[[str], None]) -> list[dict[str, Any]]:
-    python = peer_python()
-    version = subprocess.run([str(python), "-m", "pip", "show", "mlserver"], capture_output=True, text=True).stdout
-    progress(f"peer: MLServer {_field(version, 'Version')} on {_peer_python_version(python)}")
-    models = train_iris_models()
-    figures: list[dict[str, Any]] = []
+def _publish(stack: Any, cases: list[Case], scratch: Path) -> None:
+    for case in cases:
+        path = scratch / f"{case.name}.joblib"
+        joblib.dump(case.estimator, path)
+        stack.aws("s3", "cp", "--no-progress", str(path), f"s3://{stack.bucket}/{case.name}.joblib")
+    for case in cases:
+        wait_for_status(f"{stack.inference_url}/v2/models/{case.name}/ready", 200, timeout=120, signed=False)
+
+
+class Figures:
+    """Each figure: the project's value, every peer's, and the ratio to the best peer."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, name: str, ours: float, peers: dict[str, float], *, unit: str = "us", better: str = "lower") -> None:
+        best_name, best = (min if better == "lower" else max)(peers.items(), key=lambda item: item[1])
+        ratio = ours / best if best else None
+        target = TARGETS.get(name)
+        passed = None
+        if target is not None and ratio is not None:
+            passed = ratio <= target if better == "lower" else ratio >= target
+        self.rows.append(
+            {
+                "name": name,
+                "ours": ours,
+                "peers": peers,
+                "best_peer": best_name,
+                "unit": unit,
+                "ratio": ratio,
+                "target": target,
+                "better": better,
+                "passed": passed,
+            }
+        )
+
+
+def measure(progress: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    progress(f"peers: installing or reusing their venvs under .cache/peers ({', '.join(p.label for p in PEERS)})")
+    with ThreadPoolExecutor(len(PEERS)) as pool:
+        pythons = dict(zip([peer.key for peer in PEERS], pool.map(lambda peer: peer.python(), PEERS), strict=True))
+    versions = {peer.label: peer.version(pythons[peer.key]) for peer in PEERS}
+    progress("peers: " + ", ".join(f"{label} {version}" for label, version in versions.items()))
+    lr, rf = train_iris_models()
+    cases = [
+        Case(lr.name, "LR", lr.estimator),
+        Case(rf.name, "RF", rf.estimator),
+        Case(tabular.NAME, "DataFrame pipeline", tabular.train_pipeline(), named=True),
+    ]
+    figures = Figures()
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         scratch = Path(tmp)
-        with mlserver(python, models, scratch) as (peer_url, _):
-            for fast in (False, True):
-                path_name = "fast path" if fast else "scikit-learn path"
-                # Open, as the peers are: neither side checks a signature, so the figures compare serving alone.
-                env = {"ONNX_FAST_PATH": "true" if fast else "false", "LOCAL_API_AUTHORIZATION": "NONE"}
-                model_dir = scratch / f"efs-{fast}"
-                with running_stack(model_dir, env=env) as stack:
-                    _publish(stack, models, scratch)
-                    ours = stack.inference_url
-                    for model in models:
-                        progress(f"{path_name}: {model.label} 1 row")
-                        mine, theirs = interleaved(
-                            (ours, json_request(model.name, ONE_ROW)),
-                            (peer_url, json_request(model.name, ONE_ROW)),
-                            PER_BLOCK[1],
-                        )
-                        for label, quantile in (("p50", 0.5), ("p99", 0.99)):
-                            figures.append(
-                                _figure(
-                                    f"1 row {label} {model.label} {path_name}", _p(mine, quantile), _p(theirs, quantile)
-                                )
-                            )
-                    rows = batch()
-                    lr = models[0]
-                    for form, build in (("JSON", json_request), ("binary", binary_request)):
-                        progress(f"{path_name}: LR 1,000 rows, {form} (MLServer: JSON)")
-                        mine, theirs = interleaved(
-                            (ours, build(lr.name, rows)), (peer_url, json_request(lr.name, rows)), PER_BLOCK[1000]
-                        )
-                        figures.append(
-                            _figure(f"1,000 rows p50 LR {form}, {path_name}", _p(mine, 0.5), _p(theirs, 0.5))
-                        )
-                    progress(f"{path_name}: throughput, {THROUGHPUT_CLIENTS} clients, LR 1 row")
-                    request = json_request(lr.name, ONE_ROW)
-                    figures.append(
-                        _figure(
-                            f"throughput LR {path_name}",
-                            throughput(ours, request),
-                            throughput(peer_url, request),
-                            unit="req/s",
-                            better="higher",
-                        )
-                    )
-        progress("cold start: launch to first correct answer, median of 3 each")
+        directories = {}
+        for peer in PEERS:
+            directories[peer.key] = scratch / peer.key
+            peer.prepare(pythons[peer.key], cases, directories[peer.key])
+        _warm_figures(figures, cases, pythons, directories, scratch, progress)
+        _cold_figures(figures, cases[0], pythons, directories, scratch, progress)
+    return figures.rows, versions
+
+
+def _warm_figures(
+    figures: Figures,
+    cases: list[Case],
+    pythons: dict[str, Path],
+    directories: dict[str, Path],
+    scratch: Path,
+    progress: Callable[[str], None],
+) -> None:
+    from contextlib import ExitStack
+
+    with ExitStack() as running:
+        progress(f"starting the peers, {WORKERS} workers each")
+        served = {
+            peer.key: running.enter_context(serving(peer, pythons[peer.key], cases, directories[peer.key], scratch))
+            for peer in PEERS
+        }
         for fast in (False, True):
-            path_name = "fast path" if fast else "scikit-learn path"
-            model_dir = scratch / f"efs-{fast}"
-            function, stack_start, theirs = [], [], []
-            for run in range(COLD_RUNS):
-                function.append(function_cold_start(model_dir, fast, models[0], scratch))
-                started = time.perf_counter()
-                open_stack = {"ONNX_FAST_PATH": "true" if fast else "false", "LOCAL_API_AUTHORIZATION": "NONE"}
-                with running_stack(model_dir, env=open_stack) as stack:
-                    stack_start.append(_first_answer(stack.inference_url, models[0], started, None))
-                with mlserver(python, models[:1], scratch / f"cold-{fast}-{run}") as (_, seconds):
-                    theirs.append(seconds)
-            peer = statistics.median(theirs)
-            figures.append(_figure(f"cold start LR {path_name}", statistics.median(function), peer, unit="s"))
-            figures.append(
-                _figure(f"cold start LR {path_name}, whole local stack", statistics.median(stack_start), peer, unit="s")
-            )
-    return figures
+            path = PATHS[fast]
+            env = {
+                "ONNX_FAST_PATH": "true" if fast else "false",
+                "LOCAL_API_AUTHORIZATION": "NONE",
+                "LOCAL_INFERENCE_CONCURRENCY": str(WORKERS),
+            }
+            with running_stack(scratch / f"efs-{fast}", env=env) as stack:
+                _publish(stack, cases, scratch)
+
+                def sides(case: Case, rows: Any, *, binary: bool = False) -> list[Side]:
+                    ours = Side("the project", stack.inference_url, ours_request(case, rows, binary=binary), _v2)
+                    peers = [
+                        Side(p.label, served[p.key].urls[case.name], p.request(case, rows, binary=binary), p.labels)
+                        for p in PEERS
+                    ]
+                    for side in (ours, *peers):
+                        side.check(case.expected(rows))
+                    return [ours, *peers]
+
+                for case in cases:
+                    progress(f"{path}: {case.label}, 1 row")
+                    times = latencies(sides(case, one_row(case)), PER_BLOCK[1])
+                    for label, quantile in (("p50", 0.5), ("p99", 0.99)):
+                        peers = {p.label: _p(t, quantile) for p, t in zip(PEERS, times[1:], strict=True)}
+                        figures.add(f"1 row {label} {case.label} {path}", _p(times[0], quantile), peers)
+                lr = cases[0]
+                rows = rows_of(lr, 1000)
+                progress(f"{path}: LR, 1,000 rows, JSON and binary (KServe binary, the others their JSON)")
+                for form, binary in (("JSON", False), ("binary", True)):
+                    times = latencies(sides(lr, rows, binary=binary), PER_BLOCK[1000])
+                    peers = {p.label: _p(t, 0.5) for p, t in zip(PEERS, times[1:], strict=True)}
+                    figures.add(f"1,000 rows p50 LR {form}, {path}", _p(times[0], 0.5), peers)
+                for case in cases[:2]:
+                    progress(f"{path}: throughput, {THROUGHPUT_CLIENTS} clients, {case.label}, 1 row")
+                    every = sides(case, one_row(case))
+                    values = [throughput(side) for side in every]
+                    peers = {p.label: value for p, value in zip(PEERS, values[1:], strict=True)}
+                    figures.add(f"throughput {case.label} {path}", values[0], peers, unit="req/s", better="higher")
 
 
-def _figure(name: str, ours: float, peer: float, *, unit: str = "us", better: str = "lower") -> dict[str, Any]:
-    ratio = ours / peer if peer else None
-    target = TARGETS.get(name)
-    passed = None if target is None or ratio is None else ratio <= target
-    return {"name": name, "ours": ours, "mlserver": peer, "unit": unit, "ratio": ratio, "target": target,
-            "better": better, "passed": passed}  # fmt: skip
+def _cold_figures(
+    figures: Figures,
+    lr: Case,
+    pythons: dict[str, Path],
+    directories: dict[str, Path],
+    scratch: Path,
+    progress: Callable[[str], None],
+) -> None:
+    progress(f"cold start: launch to the first correct answer, median of {COLD_RUNS} each")
+    peers: dict[str, list[float]] = {peer.label: [] for peer in PEERS}
+    for run in range(COLD_RUNS):
+        for peer in PEERS:
+            directory = scratch / f"cold-{peer.key}-{run}"
+            peer.prepare(pythons[peer.key], [lr], directory)
+            with serving(peer, pythons[peer.key], [lr], directory, scratch) as running:
+                peers[peer.label].append(running.seconds)
+    peer_medians = {label: statistics.median(values) for label, values in peers.items()}
+    for fast in (False, True):
+        path = PATHS[fast]
+        model_dir = scratch / f"efs-{fast}"
+        function, whole = [], []
+        for _ in range(COLD_RUNS):
+            function.append(function_cold_start(model_dir, fast, lr, scratch))
+            started = time.perf_counter()
+            env = {"ONNX_FAST_PATH": "true" if fast else "false", "LOCAL_API_AUTHORIZATION": "NONE"}
+            with running_stack(model_dir, env=env) as stack:
+                whole.append(_first_answer(stack.inference_url, lr, started))
+        figures.add(f"cold start LR {path}", statistics.median(function), peer_medians, unit="s")
+        figures.add(f"cold start LR {path}, whole local stack", statistics.median(whole), peer_medians, unit="s")
 
 
-def _field(text: str, name: str) -> str:
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith(f"{name}:")), "?")
+def _first_answer(url: str, case: Case, started: float) -> float:
+    expected = case.expected(ONE_ROW)
+    path, body, headers = ours_request(case, ONE_ROW)
+    deadline = started + START_TIMEOUT_SECONDS
+    while time.perf_counter() < deadline:
+        try:
+            status, answer = post(url, path, body, headers)
+            if status == 200 and _v2(answer) == expected:
+                return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise PeerError(f"{url} gave no correct answer within {START_TIMEOUT_SECONDS:.0f} s")
 
 
-def _peer_python_version(python: Path) -> str:
-    return subprocess.run([str(python), "--version"], capture_output=True, text=True).stdout.strip()
+def _v2(body: bytes) -> list[Any]:
+    return list(json.loads(body)["outputs"][0]["data"])
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    labels = [peer.label for peer in PEERS]
+    head = (
+        f"{'figure':<50} {'ours':>9} "
+        + " ".join(f"{label:>9}" for label in labels)
+        + f" {'unit':<6} {'ratio':>6}  target"
+    )
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        target = ""
+        if row["target"] is not None:
+            sign = "<=" if row["better"] == "lower" else ">="
+            target = f"{sign} {row['target']} {'pass' if row['passed'] else 'FAIL'}"
+        values = " ".join(f"{row['peers'][label]:>9.1f}" for label in labels)
+        lines.append(f"{row['name']:<50} {row['ours']:>9.1f} {values} {row['unit']:<6} {row['ratio']:>6.3f}  {target}")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -381,19 +403,15 @@ def main() -> int:
         print(f"[{time.monotonic() - started:6.1f} s] {message}", flush=True)
 
     try:
-        figures = measure(progress)
+        rows, versions = measure(progress)
     except (PeerError, BenchError) as error:
         print(f"bench-peers failed: {error}", file=sys.stderr)
         return 1
-    OUTPUT.write_text(json.dumps({"python": sys.version.split()[0], "figures": figures}, indent=2) + "\n")
-    print(f"\nproject / MLServer 1.7.1, one run ({time.monotonic() - started:.0f} s)\n")
-    print(f"{'figure':<48} {'ours':>10} {'MLServer':>10} {'unit':<6} {'ratio':>6}  target")
-    for figure in figures:
-        target = "" if figure["target"] is None else f"<= {figure['target']} {'pass' if figure['passed'] else 'FAIL'}"
-        print(
-            f"{figure['name']:<48} {figure['ours']:>10.1f} {figure['mlserver']:>10.1f} {figure['unit']:<6} "
-            f"{figure['ratio']:>6.3f}  {target}"
-        )
+    record = {"python": sys.version.split()[0], "workers": WORKERS, "peers": versions, "figures": rows}
+    OUTPUT.write_text(json.dumps(record, indent=2) + "\n")
+    names = ", ".join(f"{label} {version}" for label, version in versions.items())
+    print(f"\nthe project / the best of {names}; one run ({time.monotonic() - started:.0f} s)\n")
+    print(table(rows))
     print(f"\nwritten to {OUTPUT.relative_to(REPO_ROOT)}")
     return 0
 
