@@ -57,6 +57,9 @@ class StackConfig:
     authorization: str = "AWS_IAM"
 
 
+_EXIT_SECONDS = 1.0
+
+
 def local_credentials() -> Credentials:
     """The credentials the local gateway admits, which the stack's own clients sign with."""
     return Credentials(FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"], FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
@@ -269,7 +272,7 @@ class LocalStack:
             runner.stop(timeout=max(0.0, deadline - time.monotonic()))
         self._bridge = self._batch = None
         functions: list[Any] = [*self._batch_workers, *self._functions]
-        remaining = max(0.0, deadline - time.monotonic())
+        remaining = max(_EXIT_SECONDS, deadline - time.monotonic())  # an idle worker always has time to exit
         stopping = [threading.Thread(target=function.stop, args=(remaining,)) for function in functions]
         for thread in stopping:
             thread.start()
