@@ -29,11 +29,11 @@ ATTEMPTS = 3
 class BatchRunner:
     """Long-polls the data bucket's event queue and runs each job on ``workers``."""
 
-    def __init__(self, sqs: Any, queue_url: str, workers: list[LocalFunction], *, poll_seconds: float = 0.2) -> None:
+    def __init__(self, sqs: Any, queue_url: str, workers: list[LocalFunction], *, wait_seconds: int = 1) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._workers = workers
-        self._poll_seconds = poll_seconds
+        self._wait_seconds = wait_seconds
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="batch-jobs", daemon=True)
         self.finished: list[dict[str, Any]] = []
@@ -53,17 +53,17 @@ class BatchRunner:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                reply = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+                reply = self._sqs.receive_message(
+                    QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=self._wait_seconds
+                )
             except Exception:
                 if self._stopping.is_set():
                     return
                 log.exception("cannot read the data bucket's event queue; retrying")
                 self._stopping.wait(1)
                 continue
-            messages = reply.get("Messages", [])
-            if not messages:
-                self._stopping.wait(self._poll_seconds)
-            for message in messages:
+            # A long poll answers as soon as an upload is queued; a stop is noticed within one wait.
+            for message in reply.get("Messages", []):
                 for bucket, key in _created(message):
                     self.run_job(bucket, key)
                 self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])

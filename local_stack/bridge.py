@@ -48,7 +48,7 @@ class S3EventBridge:
         failure_queue_url: str,
         loader: LocalFunction,
         *,
-        poll_seconds: float = 0.2,
+        wait_seconds: int = 1,
         retry_delay_seconds: int = 1,
     ) -> None:
         self._thread = threading.Thread(target=self._run, name="s3-event-bridge", daemon=True)
@@ -56,7 +56,7 @@ class S3EventBridge:
         self._queue_url = queue_url
         self._failure_queue_url = failure_queue_url
         self._loader = loader
-        self._poll_seconds = poll_seconds
+        self._wait_seconds = wait_seconds
         self._retry_delay_seconds = retry_delay_seconds
         self._stopping = threading.Event()
         self._sequencer = Sequencer()
@@ -83,7 +83,7 @@ class S3EventBridge:
                 reply = self._sqs.receive_message(
                     QueueUrl=self._queue_url,
                     MaxNumberOfMessages=10,
-                    WaitTimeSeconds=0,
+                    WaitTimeSeconds=self._wait_seconds,
                     MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 )
             except Exception:
@@ -92,11 +92,8 @@ class S3EventBridge:
                 log.exception("cannot read the S3 event queue; retrying")
                 self._stopping.wait(1)
                 continue
-            messages = reply.get("Messages", [])
-            if not messages:
-                # Short polls of the in-process queue: an event is picked up, and a stop noticed, within one interval.
-                self._stopping.wait(self._poll_seconds)
-            for message in messages:
+            # A long poll answers as soon as an event is queued; a stop is noticed within one wait.
+            for message in reply.get("Messages", []):
                 if self._stopping.is_set():
                     return
                 self._deliver(message)
